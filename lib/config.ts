@@ -1,0 +1,217 @@
+import { posix } from "path";
+import { z } from "zod";
+
+// The stack configuration (`Pulumi.<stack>.yaml`), validated once, before any resource exists. Every rule
+// carries its fix, and messages name the key in backticks, as `pulumi config set --path` spells it.
+
+/** Values in Pulumi.skylab.yaml that the user's notes do not give: the program refuses to run with them. */
+export const PLACEHOLDER = "REPLACE-ME";
+
+const fixFor = {
+  address: "set SKYLAB's address: `npm run pulumi -- config set --path host.address <ip-or-name>`",
+  hostKey:
+    "pin SKYLAB's SSH host key: run `cat /etc/ssh/ssh_host_ed25519_key.pub` on SKYLAB (or `ssh-keyscan -t ed25519 <address>` " +
+    "on a network you trust) and `npm run pulumi -- config set --path host.hostKey 'ssh-ed25519 AAAA...'`",
+} as const;
+
+function notPlaceholder(fix: string) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    if (value.includes(PLACEHOLDER)) ctx.addIssue({ code: "custom", message: `is still the placeholder "${value}": ${fix}` });
+  };
+}
+
+/** A string matching `regex`; the message says what was given and how to fix it. */
+function pattern(regex: RegExp, rule: string, fix = "") {
+  return z.string().superRefine((value, ctx) => {
+    if (!regex.test(value)) ctx.addIssue({ code: "custom", message: `${rule} (got ${JSON.stringify(value)})${fix ? `: ${fix}` : ""}` });
+  });
+}
+
+/** Absolute, normalized, no control characters. Spaces, quotes, `$` and unicode are fine. */
+export const absolutePath = z.string().superRefine((value, ctx) => {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    ctx.addIssue({ code: "custom", message: `must not contain control characters (got ${JSON.stringify(value)}): fstab and systemd cannot express them` });
+  } else if (!value.startsWith("/")) {
+    ctx.addIssue({ code: "custom", message: `must be an absolute path (got ${JSON.stringify(value)}): write it from the root, e.g. "/${value.replace(/^\.?\/*/, "")}"` });
+  } else if (posix.normalize(value) !== value || (value.length > 1 && value.endsWith("/"))) {
+    const normalized = posix.normalize(value).replace(/(.)\/$/, "$1");
+    ctx.addIssue({ code: "custom", message: `must be a normalized path (got ${JSON.stringify(value)}): use ${JSON.stringify(normalized)}` });
+  }
+});
+
+/** A path inside the config repository, such as `secrets/secrets.yaml`. */
+const repoRelativePath = z.string().superRefine((value, ctx) => {
+  const normalized = posix.normalize(value);
+  // eslint-disable-next-line no-control-regex
+  if (value.startsWith("/") || normalized.startsWith("..") || normalized !== value || /[\u0000-\u001f]/.test(value) || value.endsWith("/")) {
+    ctx.addIssue({ code: "custom", message: `must be a normalized path inside the config repository, like "secrets/secrets.yaml" (got ${JSON.stringify(value)})` });
+  }
+});
+
+const btrfsLabel = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, {
+  message: "must match /^[A-Za-z0-9_-]{1,32}$/: use the label shown by `btrfs filesystem show` (rename with `btrfs filesystem label`)",
+});
+
+const subvolumeName = z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9@._+-]{1,255}$/, {
+  message: "must be one subvolume name of letters, digits and @._+- (no slashes), like \"@immich\"",
+});
+
+const unixName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, {
+  message: "must be a Unix user or group name (lowercase letters, digits, _ and -, at most 32)",
+});
+
+const hostName = pattern(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a DNS host name like \"immich.skylab.local\"");
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+const port = z.number().int().min(1).max(65535);
+
+/** BTRFS compression algorithms the kernel accepts, with their level ranges. */
+export const COMPRESSION_LEVELS: Record<string, [number, number] | undefined> = {
+  zstd: [1, 15],
+  zlib: [1, 9],
+  lzo: undefined,
+};
+
+export const compression = z.string().superRefine((value, ctx) => {
+  const [algorithm, level, ...rest] = value.split(":");
+  const range = COMPRESSION_LEVELS[algorithm];
+  const known = Object.keys(COMPRESSION_LEVELS).join(", ");
+  if (!(algorithm in COMPRESSION_LEVELS) || rest.length > 0) {
+    ctx.addIssue({ code: "custom", message: `must be one of ${known}, optionally with a level like "zstd:3" (got ${JSON.stringify(value)})` });
+  } else if (level !== undefined) {
+    const n = Number(level);
+    if (!range || !Number.isInteger(n) || n < range[0] || n > range[1]) {
+      ctx.addIssue({
+        code: "custom",
+        message: range
+          ? `level must be an integer from ${range[0]} to ${range[1]} for ${algorithm} (got ${JSON.stringify(value)})`
+          : `${algorithm} takes no level (got ${JSON.stringify(value)})`,
+      });
+    }
+  }
+});
+
+/** One mount option per list item; `compress`/`subvol` come from their own settings. */
+const mountOption = z.string().superRefine((value, ctx) => {
+  if (!/^[a-z0-9_.:=+-]+$/.test(value)) {
+    ctx.addIssue({ code: "custom", message: `must be a single mount option such as "noatime" (got ${JSON.stringify(value)}): list each option as its own item` });
+  } else if (/^(compress|compress-force|subvol|subvolid)(=|$)/.test(value)) {
+    ctx.addIssue({ code: "custom", message: `"${value}" is set by \`storage.compression\`/\`storage.subvolume\`, not here: remove it from the list` });
+  }
+});
+
+export const hostSchema = z.strictObject({
+  address: z.string().min(1).superRefine(notPlaceholder(fixFor.address)).superRefine((value, ctx) => {
+    if (!ipv4.test(value) && !hostName.safeParse(value).success && !value.includes(PLACEHOLDER)) {
+      ctx.addIssue({ code: "custom", message: `must be an IPv4 address or a host name (got ${JSON.stringify(value)})` });
+    }
+  }),
+  port: port.default(22),
+  user: unixName.default("root"),
+  become: z.enum(["none", "sudo"], { message: "must be \"none\" (log in as root) or \"sudo\" (an admin user with passwordless sudo)" }).default("none"),
+  hostKey: z
+    .string({ message: `is required: ${fixFor.hostKey}` })
+    .superRefine(notPlaceholder(fixFor.hostKey))
+    .superRefine((value, ctx) => {
+      if (!value.includes(PLACEHOLDER) && !/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/.test(value.trim())) {
+        ctx.addIssue({ code: "custom", message: `must be one public key in authorized_keys format ("ssh-ed25519 AAAA..."): ${fixFor.hostKey}` });
+      }
+    }),
+}).superRefine((host, ctx) => {
+  if (host.user !== "root" && host.become === "none") {
+    ctx.addIssue({ code: "custom", path: ["become"], message: `must be "sudo" when \`host.user\` is "${host.user}": the scripts need root` });
+  }
+});
+
+export const storageSchema = z.strictObject({
+  mediasLabel: btrfsLabel.default("MEDIAS"),
+  subvolume: subvolumeName.default("@immich"),
+  mountPoint: absolutePath.default("/var/lib/immich"),
+  compression: compression.default("zstd"),
+  mountOptions: z.array(mountOption).default(["noatime"]),
+  /** Lets `pulumi destroy` delete the subvolume and everything Immich stored in it. */
+  allowDataLoss: z.boolean().default(false),
+  /** Where the data found at mountPoint before the migration is kept (never deleted by the program). */
+  keepOriginalAt: absolutePath.optional(),
+});
+
+export const picturesSchema = z.strictObject({
+  source: absolutePath.default("/home/zipang/Pictures/Digicam"),
+  mountPoint: absolutePath.default("/media/immich"),
+});
+
+export const rebuildModes = ["switch", "test", "boot", "dry-activate"] as const;
+export type RebuildMode = (typeof rebuildModes)[number];
+
+export const nixosSchema = z.strictObject({
+  configRepo: absolutePath.default("/etc/nixos"),
+  /** Folder inside configRepo that the program owns whole. */
+  generatedDir: repoRelativePath.default("modules/generated/skylab-immich"),
+  mode: z.enum(rebuildModes, { message: `must be one of ${rebuildModes.join(", ")}` }).default("switch"),
+  /** Seconds the host waits for the deployer's confirmation before it rolls itself back. */
+  confirmTimeoutSeconds: z.number().int().min(10).max(3600).default(120),
+});
+
+export const immichSchema = z.strictObject({
+  host: z.string().default("127.0.0.1"),
+  port: port.default(2283),
+  user: unixName.default("immich"),
+  group: unixName.default("immich"),
+  machineLearning: z.boolean().default(true),
+  /** "socket": PostgreSQL peer login over /run/postgresql (the module default; no password used). "tcp": password login. */
+  databaseMode: z.enum(["socket", "tcp"], { message: "must be \"socket\" or \"tcp\"" }).default("socket"),
+  publicProxy: z.strictObject({ enabled: z.boolean().default(false), port: port.default(3000) }).default({ enabled: false, port: 3000 }),
+});
+
+export const nginxSchema = z.strictObject({
+  hostName: hostName.default("immich.skylab.local"),
+  clientMaxBodySize: z.string().regex(/^\d+[kKmMgG]?$/, { message: "must be an nginx size like \"50000M\"" }).default("50000M"),
+});
+
+export const secretsSchema = z.strictObject({
+  sopsFile: repoRelativePath.default("secrets/secrets.yaml"),
+  /** Age identity on the host that can decrypt sopsFile (sops-nix default location). */
+  ageKeyFile: absolutePath.default("/var/lib/sops-nix/key.txt"),
+  dbPasswordKey: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, { message: "must be a sops key path like \"immich/db_password\"" }).default("immich/db_password"),
+});
+
+export const stackSchema = z.strictObject({
+  host: hostSchema,
+  storage: storageSchema.default(storageSchema.parse({})),
+  pictures: picturesSchema.default(picturesSchema.parse({})),
+  nixos: nixosSchema.default(nixosSchema.parse({})),
+  immich: immichSchema.default(immichSchema.parse({})),
+  nginx: nginxSchema.default(nginxSchema.parse({})),
+  secrets: secretsSchema.default(secretsSchema.parse({})),
+  /** Look at the host during preview and up (drift, preflight). Off: nothing is checked, and the output says so. */
+  hostLook: z.boolean().default(true),
+});
+
+export type StackConfig = z.infer<typeof stackSchema>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the stack's plain (non-secret) configuration. Throws ConfigError listing every problem. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const result = stackSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.join(".");
+    if (issue.code === "unrecognized_keys") {
+      const prefix = key ? `${key}.` : "";
+      return `unknown setting ${issue.keys.map((k) => `\`${prefix}${k}\``).join(", ")}: remove it or check its spelling`;
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+      return `\`${key}\` is required${issue.message.startsWith("is required") ? issue.message.slice("is required".length) : ""}`;
+    }
+    return `\`${key}\` ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}

@@ -1,0 +1,131 @@
+import { spawn } from "child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { commandLine } from "./shell";
+
+/** How a script reaches root on the host: logged in as root, or through `sudo -n` (passwordless sudo). */
+export type Become = "none" | "sudo";
+
+/** Everything needed to reach one host. `privateKey` is plaintext here: callers keep it a Pulumi secret. */
+export interface SshConnection {
+  host: string;
+  port: number;
+  user: string;
+  /** The host's public key in authorized_keys format (`ssh-ed25519 AAAA...`): the only key accepted. */
+  hostKey: string;
+  privateKey: string;
+  become: Become;
+}
+
+export interface RemoteResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface RunOptions {
+  /** Bytes for the script's standard input: the only way secrets travel. */
+  stdin?: string;
+  /** Called with each complete line the script writes to stderr (progress reporting). */
+  onStderrLine?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+/** The host-key line for a private known_hosts file that trusts exactly the pinned key. */
+export function knownHostsLine(host: string, port: number, hostKey: string): string {
+  const [keyType, keyData] = hostKey.trim().split(/\s+/);
+  const hostPattern = port === 22 ? host : `[${host}]:${port}`;
+  return `${hostPattern} ${keyType} ${keyData}\n`;
+}
+
+/** OpenSSH arguments that pin the host key and ignore every user or system ssh configuration. */
+export function sshArguments(conn: SshConnection, keyFile: string, knownHostsFile: string): string[] {
+  const keyType = conn.hostKey.trim().split(/\s+/)[0];
+  return [
+    "-F", "/dev/null",
+    "-o", "BatchMode=yes",
+    "-o", "IdentitiesOnly=yes",
+    "-o", `IdentityFile=${keyFile}`,
+    "-o", `UserKnownHostsFile=${knownHostsFile}`,
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `HostKeyAlgorithms=${keyType}`,
+    "-o", "ConnectTimeout=15",
+    "-o", "ServerAliveInterval=10",
+    "-o", "ServerAliveCountMax=3",
+    "-o", "LogLevel=ERROR",
+    "-p", String(conn.port),
+    "-l", conn.user,
+    conn.host,
+  ];
+}
+
+/** The remote command line: bash runs the script text given as one quoted argument, as root. */
+export function remoteCommand(script: string, become: Become): string {
+  const argv = become === "sudo" ? ["sudo", "-n", "--", "bash", "-c", script] : ["bash", "-c", script];
+  return commandLine(argv);
+}
+
+/**
+ * Runs a script on the host over one SSH connection with the pinned host key. The script text carries
+ * no secrets (values reach it through a quoted preamble); secrets go through `stdin`.
+ */
+export function runRemoteScript(conn: SshConnection, script: string, options: RunOptions = {}): Promise<RemoteResult> {
+  const dir = mkdtempSync(join(tmpdir(), "skylab-ssh-"));
+  const keyFile = join(dir, "id");
+  const knownHostsFile = join(dir, "known_hosts");
+  writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
+  writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
+  const args = [...sshArguments(conn, keyFile, knownHostsFile), remoteCommand(script, conn.become)];
+  return new Promise<RemoteResult>((resolve, reject) => {
+    const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let pending = "";
+    const timer = options.timeoutMs
+      ? setTimeout(() => child.kill("SIGTERM"), options.timeoutMs)
+      : undefined;
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr.push(chunk);
+      if (!options.onStderrLine) return;
+      pending += chunk.toString("utf8");
+      const lines = pending.split(/\r?\n|\r/);
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) options.onStderrLine(line);
+    });
+    child.on("error", (err) => {
+      if (timer) clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      reject(new Error(`could not start ssh: ${err.message} (is openssh-client installed?)`));
+    });
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      if (options.onStderrLine && pending.trim()) options.onStderrLine(pending);
+      resolve({
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+        code: code ?? (signal ? 255 : 1),
+      });
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+/** ssh exits 255 for its own failures (connection, authentication, host key), never for the script's. */
+export const SSH_FAILURE_EXIT_CODE = 255;
+
+/** A one-line explanation of an ssh-level failure, naming the setting to check. */
+export function describeSshFailure(conn: SshConnection, stderr: string): string {
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|No .* host key is known/i.test(stderr)) {
+    return `the host key of ${conn.host}:${conn.port} does not match \`host.hostKey\`: check it with ` +
+      "`ssh-keyscan` on a trusted network and update the stack config";
+  }
+  if (/Permission denied/i.test(stderr)) {
+    return `${conn.user}@${conn.host} refused the key in \`sshPrivateKey\`: add its public key to the user's authorized_keys`;
+  }
+  return `could not reach ${conn.user}@${conn.host}:${conn.port} over SSH: ${stderr.trim().split("\n").pop() ?? ""}`;
+}

@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Become } from "../lib/ssh";
+
+/** How to reach the host. Every remote script pins the host key; there is no way to turn that off. */
+export interface ConnectionArgs {
+  host: pulumi.Input<string>;
+  /** Default 22. */
+  port: pulumi.Input<number>;
+  /** Login user: `root`, or an admin user with passwordless sudo (then `become: "sudo"`). */
+  user: pulumi.Input<string>;
+  /** The host's public key, authorized_keys format (`ssh-ed25519 AAAA...`). */
+  hostKey: pulumi.Input<string>;
+  /** PEM/OpenSSH private key. Always a Pulumi secret. */
+  privateKey: pulumi.Input<string>;
+  become: pulumi.Input<Become>;
+}
+
+export interface RemoteScriptArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  /** What the script converges, used in progress and error messages: "btrfs subvolume @immich on MEDIAS". */
+  description: pulumi.Input<string>;
+  /** Script text (starts with `set -euo pipefail`); it checks before it acts and may run twice. */
+  create: pulumi.Input<string>;
+  /** Run when inputs change or drift is found. Default: `create`. */
+  update?: pulumi.Input<string>;
+  /** Run on destroy or removal. Default: nothing. */
+  delete?: pulumi.Input<string>;
+  /** Values for the scripts, given to them as a quoted shell preamble (never spliced into the text). */
+  values?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Secret bytes for the script's standard input: never in a command line, argv or environment. */
+  stdin?: pulumi.Input<string>;
+  /** "in-sync", or why the host no longer matches what the last `up` left: then the script runs again. */
+  drift?: pulumi.Input<string>;
+  /** Keep the script's stdout (last 40 lines) in the state. Default true; false for scripts near secrets. */
+  logOutput?: boolean;
+}
+
+// The provider is serialized into the state. It captures nothing: each method loads the runtime module
+// from the program's checkout (found from the working directory the engine starts providers in).
+const remoteScriptProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: any, news: any) {
+    return { inputs: news };
+  },
+  async diff(_id: string, olds: any, news: any) {
+    const runtime = loadRuntime();
+    const result = runtime.diffScripts(olds, news);
+    return { changes: result.changes, replaces: [], deleteBeforeReplace: false };
+  },
+  async create(inputs: any) {
+    return loadRuntime().create(inputs);
+  },
+  async update(_id: string, olds: any, news: any) {
+    return loadRuntime().update(olds, news);
+  },
+  async delete(_id: string, props: any) {
+    await loadRuntime().remove(props);
+  },
+};
+
+function loadRuntime(): typeof import("./remoteScriptRuntime") {
+  const path = require("path");
+  const fs = require("fs");
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "providers", "remoteScriptRuntime.ts");
+    if (fs.existsSync(candidate)) return require(candidate);
+    if (path.dirname(dir) === dir) {
+      throw new Error(`providers/remoteScriptRuntime.ts not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
+    }
+  }
+}
+
+/**
+ * A script run on a host over SSH with a pinned host key: created, updated when its inputs change or
+ * drift is found, and undone by its delete script. Our replacement for @pulumi/command's remote.Command
+ * (whose provider plugin cannot be built here), with a diff that knows about drift.
+ */
+export class RemoteScript extends pulumi.dynamic.Resource {
+  declare public readonly stdout: pulumi.Output<string>;
+  declare public readonly drift: pulumi.Output<string>;
+
+  constructor(name: string, args: RemoteScriptArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      remoteScriptProvider,
+      name,
+      {
+        ...args,
+        values: args.values ?? {},
+        stdin: args.stdin,
+        drift: args.drift ?? "in-sync",
+        logOutput: args.logOutput ?? true,
+        stdout: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["stdin"] },
+      "skylab",
+      "RemoteScript",
+    );
+  }
+}

@@ -1,0 +1,136 @@
+// The half of the RemoteScript dynamic provider that runs inside the engine's provider process
+// (`pulumi-resource-pulumi-nodejs`). The serialized provider in the state only `require`s this module
+// from the program directory, so the state never carries a copy of this code or of anything it captured.
+import { scriptWithArgs } from "../lib/shell";
+import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
+
+/** Drift value meaning the host matched the declared state when it was last looked at. */
+export const IN_SYNC = "in-sync";
+
+/** Inputs as the provider sees them: plain values (the engine unwraps secrets for dynamic providers). */
+export interface RemoteScriptProps {
+  connection: SshConnection;
+  description: string;
+  create: string;
+  update?: string;
+  delete?: string;
+  /** Values for the scripts, given to them as a quoted shell preamble. */
+  values: Record<string, string>;
+  stdin?: string;
+  drift?: string;
+  logOutput: boolean;
+  stdout?: string;
+}
+
+/** Input fields whose change means the host must be converged again. */
+const CONVERGENCE_FIELDS = ["create", "update", "values", "stdin", "description"] as const;
+const CONNECTION_FIELDS = ["host", "port", "user", "hostKey", "become"] as const;
+
+export interface ScriptDiff {
+  changes: boolean;
+  reasons: string[];
+}
+
+/**
+ * Changes are a different script, different values, a different target, or drift found on the host.
+ * A drift value going back to "in-sync" is not a change: that is the host after a repair, and treating it
+ * as one would flip-flop between runs. A new private key or delete script alone is not a change either.
+ */
+export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScriptProps): ScriptDiff {
+  const reasons: string[] = [];
+  for (const field of CONVERGENCE_FIELDS) {
+    if (JSON.stringify(olds[field] ?? null) !== JSON.stringify(news[field] ?? null)) reasons.push(`${field} changed`);
+  }
+  for (const field of CONNECTION_FIELDS) {
+    if ((olds.connection?.[field] ?? null) !== (news.connection?.[field] ?? null)) reasons.push(`connection.${field} changed`);
+  }
+  if (news.drift && news.drift !== IN_SYNC) reasons.push(`drift: ${news.drift}`);
+  return { changes: reasons.length > 0, reasons };
+}
+
+type Phase = "create" | "update" | "delete";
+
+async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string> {
+  const body = phase === "update" ? props.update ?? props.create : phase === "delete" ? props.delete : props.create;
+  if (!body) return "";
+  const reporter = progressReporter(props.description);
+  const result = await runRemoteScript(props.connection, scriptWithArgs(body, props.values ?? {}), {
+    stdin: phase === "delete" ? undefined : props.stdin,
+    onStderrLine: reporter.line,
+  });
+  reporter.flush();
+  if (result.code === SSH_FAILURE_EXIT_CODE && !result.stdout) {
+    throw new Error(`${props.description} (${phase}): ${describeSshFailure(props.connection, result.stderr)}`);
+  }
+  if (result.code !== 0) {
+    const detail = result.stderr.trim().split("\n").slice(-15).join("\n");
+    throw new Error(`${props.description} (${phase}) failed with exit code ${result.code} on ${props.connection.host}:\n${detail}`);
+  }
+  return result.stdout;
+}
+
+function outputsOf(props: RemoteScriptProps, stdout: string): RemoteScriptProps {
+  return { ...props, drift: IN_SYNC, stdout: props.logOutput ? stdout.trim().split("\n").slice(-40).join("\n") : "" };
+}
+
+export async function create(props: RemoteScriptProps): Promise<{ id: string; outs: RemoteScriptProps }> {
+  const stdout = await runPhase(props, "create");
+  return { id: `${props.connection.host}:${props.description}`, outs: outputsOf(props, stdout) };
+}
+
+export async function update(olds: RemoteScriptProps, news: RemoteScriptProps): Promise<{ outs: RemoteScriptProps }> {
+  void olds;
+  const stdout = await runPhase(news, "update");
+  return { outs: outputsOf(news, stdout) };
+}
+
+export async function remove(props: RemoteScriptProps): Promise<void> {
+  await runPhase(props, "delete");
+}
+
+/**
+ * Long steps report progress: the script writes `progress: ...` lines to stderr and they reach the
+ * engine's log (at most one every few seconds, so a copy of many files does not flood it).
+ */
+function progressReporter(description: string): { line: (line: string) => void; flush: () => void } {
+  const engine = engineLog();
+  let last = 0;
+  let held: string | undefined;
+  const emit = (message: string) => engine(`${description}: ${message}`);
+  return {
+    line: (line: string) => {
+      if (!line.startsWith("progress: ")) return;
+      const message = line.slice("progress: ".length);
+      const now = Date.now();
+      if (now - last >= 3000) {
+        last = now;
+        held = undefined;
+        emit(message);
+      } else {
+        held = message;
+      }
+    },
+    flush: () => {
+      if (held) emit(held);
+    },
+  };
+}
+
+/** Sends info messages to the engine that started this provider (its address is our first argument). */
+function engineLog(): (message: string) => void {
+  const address = process.argv[2];
+  if (!address || !/^[\w.-]+:\d+$/.test(address)) return (message) => process.stderr.write(`${message}\n`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const grpc = require("@grpc/grpc-js");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const engineRpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const engineProto = require("@pulumi/pulumi/proto/engine_pb");
+  const client = new engineRpc.EngineClient(address, grpc.credentials.createInsecure());
+  return (message) => {
+    const request = new engineProto.LogRequest();
+    request.setSeverity(engineProto.LogSeverity.INFO);
+    request.setMessage(message);
+    client.log(request, () => undefined);
+  };
+}
