@@ -23,6 +23,11 @@ export interface RemoteScriptArgs {
   create: pulumi.Input<string>;
   /** Run when inputs change or drift is found. Default: `create`. */
   update?: pulumi.Input<string>;
+  /**
+   * Second step: when create/update prints `confirm-token: <token>`, this runs over a NEW connection with
+   * CONFIRM_TOKEN among its values. Used by the apply step's confirmation ("magic rollback").
+   */
+  confirm?: pulumi.Input<string>;
   /** Run on destroy or removal. Default: nothing. */
   delete?: pulumi.Input<string>;
   /** Values for the scripts, given to them as a quoted shell preamble (never spliced into the text). */

@@ -14,6 +14,11 @@ export interface RemoteScriptProps {
   create: string;
   update?: string;
   delete?: string;
+  /**
+   * Second step of a two-step script: when create/update prints `confirm-token: <token>`, this script runs
+   * over a NEW connection with CONFIRM_TOKEN set (proof the host is still reachable after the change).
+   */
+  confirm?: string;
   /** Values for the scripts, given to them as a quoted shell preamble. */
   values: Record<string, string>;
   stdin?: string;
@@ -23,7 +28,7 @@ export interface RemoteScriptProps {
 }
 
 /** Input fields whose change means the host must be converged again. */
-const CONVERGENCE_FIELDS = ["create", "update", "values", "stdin", "description"] as const;
+const CONVERGENCE_FIELDS = ["create", "update", "confirm", "values", "stdin", "description"] as const;
 const CONNECTION_FIELDS = ["host", "port", "user", "hostKey", "become"] as const;
 
 export interface ScriptDiff {
@@ -50,20 +55,39 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
 
 type Phase = "create" | "update" | "delete";
 
+const CONFIRM_TOKEN_LINE = /^confirm-token: ([0-9a-f]+)$/m;
+
 async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string> {
   const body = phase === "update" ? props.update ?? props.create : phase === "delete" ? props.delete : props.create;
   if (!body) return "";
+  const stdout = await runScript(props, body, phase, props.values ?? {}, phase === "delete" ? undefined : props.stdin);
+  const token = props.confirm && phase !== "delete" ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
+  if (!token || !props.confirm) return stdout;
+  const confirmed = await runScript(props, props.confirm, "confirm", { ...props.values, CONFIRM_TOKEN: token });
+  return `${stdout}\n${confirmed}`;
+}
+
+async function runScript(
+  props: RemoteScriptProps, body: string, phase: string, values: Record<string, string>, stdin?: string,
+): Promise<string> {
   const reporter = progressReporter(props.description);
-  const result = await runRemoteScript(props.connection, scriptWithArgs(body, props.values ?? {}), {
-    stdin: phase === "delete" ? undefined : props.stdin,
+  const result = await runRemoteScript(props.connection, scriptWithArgs(body, values), {
+    stdin,
     onStderrLine: reporter.line,
   });
   reporter.flush();
+  if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && (phase === "create" || phase === "update")) {
+    throw new Error(
+      `${props.description} (${phase}): the SSH connection to ${props.connection.host} was lost while the change was ` +
+        "being applied; it is not confirmed, so the host rolls itself back when the confirmation timeout ends. " +
+        `Last output:\n${result.stdout.trim().split("\n").slice(-5).join("\n")}`,
+    );
+  }
   if (result.code === SSH_FAILURE_EXIT_CODE && !result.stdout) {
     throw new Error(`${props.description} (${phase}): ${describeSshFailure(props.connection, result.stderr)}`);
   }
   if (result.code !== 0) {
-    const detail = result.stderr.trim().split("\n").slice(-15).join("\n");
+    const detail = result.stderr.trim().split("\n").filter((l) => !l.startsWith("progress: ")).slice(-15).join("\n");
     throw new Error(`${props.description} (${phase}) failed with exit code ${result.code} on ${props.connection.host}:\n${detail}`);
   }
   return result.stdout;

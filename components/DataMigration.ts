@@ -1,0 +1,53 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { loadScript } from "./scripts";
+
+const MIGRATE = loadScript("migrate-data.sh");
+const RESTORE = loadScript("migrate-data-restore.sh");
+
+export interface DataMigrationArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  mediasLabel: pulumi.Input<string>;
+  /** Destination subvolume (must exist: depend on its BtrfsSubvolume). */
+  subvolume: pulumi.Input<string>;
+  /** The directory whose data moves, e.g. "/var/lib/immich". It becomes the empty mount point. */
+  source: pulumi.Input<string>;
+  /** Where the original data is kept after the verified copy. Never deleted by the program. */
+  keepAt: pulumi.Input<string>;
+  /** systemd units stopped before the copy (left stopped: the apply starts them on the new mount). */
+  units: pulumi.Input<string[]>;
+  /** Host folder for the program's own markers. Default "/var/lib/skylab-immich". */
+  stateDir?: pulumi.Input<string>;
+}
+
+/**
+ * Moves existing data onto the subvolume: copy, verify byte for byte, keep the original aside. Resumable:
+ * a run killed halfway is completed by the next `pulumi up`. On destroy the original comes back.
+ */
+export class DataMigration extends pulumi.ComponentResource {
+  public readonly report: pulumi.Output<string>;
+
+  constructor(name: string, args: DataMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skylab:storage:DataMigration", name, args, opts);
+    const script = new RemoteScript(
+      `${name}-migration`,
+      {
+        connection: args.connection,
+        description: pulumi.interpolate`migration of ${args.source} to ${args.subvolume}`,
+        create: MIGRATE,
+        delete: RESTORE,
+        values: {
+          MEDIAS_LABEL: args.mediasLabel,
+          SUBVOLUME: args.subvolume,
+          SOURCE: args.source,
+          KEEP_AT: args.keepAt,
+          STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
+          UNITS: pulumi.output(args.units).apply((units) => units.join(" ")),
+        },
+      },
+      { parent: this },
+    );
+    this.report = script.stdout;
+    this.registerOutputs({ report: this.report });
+  }
+}

@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NixAttrs } from "../lib/nix";
+import { ConnectionArgs } from "../providers/RemoteScript";
+import { NixModuleFile } from "./NixModuleFile";
+import { engineInputs } from "./scripts";
+
+export interface DirectoryOwnership {
+  user: string;
+  group: string;
+  /** Octal mode, e.g. "0700" (what services.immich expects for its mediaLocation). */
+  mode: string;
+}
+
+export interface FileSystemMountArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  configRepo: pulumi.Input<string>;
+  /** Path of the generated module inside configRepo. */
+  modulePath: pulumi.Input<string>;
+  /** Where it is mounted, e.g. "/var/lib/immich". */
+  mountPoint: string;
+  /** e.g. "/dev/disk/by-label/MEDIAS". */
+  device: string;
+  /** e.g. "btrfs". */
+  fsType: string;
+  /** Mount options in order, e.g. ["subvol=@immich", "compress=zstd", "noatime"]. */
+  options: string[];
+  /** Owner and mode of the mounted directory, as a systemd.tmpfiles rule. Default: left alone. */
+  ownership?: DirectoryOwnership;
+  drift?: pulumi.Input<string>;
+}
+
+/** The NixOS `fileSystems` entry (fstab line) for one mount, in a module the program owns. */
+export class FileSystemMount extends pulumi.ComponentResource {
+  public readonly module: NixModuleFile;
+
+  constructor(name: string, args: FileSystemMountArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skylab:storage:FileSystemMount", name, engineInputs(args), opts);
+    this.module = new NixModuleFile(
+      `${name}-module`,
+      {
+        connection: args.connection,
+        configRepo: args.configRepo,
+        path: args.modulePath,
+        generator: "FileSystemMount",
+        body: fileSystemModule(args),
+        drift: args.drift,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ module: this.module.path });
+  }
+}
+
+export function fileSystemModule(args: Pick<FileSystemMountArgs, "mountPoint" | "device" | "fsType" | "options" | "ownership">): NixAttrs {
+  const body: NixAttrs = {
+    fileSystems: { [args.mountPoint]: { device: args.device, fsType: args.fsType, options: args.options } },
+  };
+  if (args.ownership) {
+    const { user, group, mode } = args.ownership;
+    body.systemd = { tmpfiles: { rules: [`d ${tmpfilesPath(args.mountPoint)} ${mode} ${user} ${group} -`] } };
+  }
+  return body;
+}
+
+/** tmpfiles.d(5) splits fields on whitespace and reads C-style escapes: escape what would split. */
+export function tmpfilesPath(path: string): string {
+  return path.replace(/\\/g, "\\\\").replace(/[\s]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}

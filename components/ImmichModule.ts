@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NixAttrs, nixExpr } from "../lib/nix";
+import { ConnectionArgs } from "../providers/RemoteScript";
+import { NixModuleFile } from "./NixModuleFile";
+import { engineInputs } from "./scripts";
+
+export interface ImmichModuleArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  configRepo: pulumi.Input<string>;
+  modulePath: pulumi.Input<string>;
+  /** Address Immich listens on. Default "127.0.0.1": the nginx upstream must use the same (nixpkgs #387934). */
+  host: string;
+  port: number;
+  /** Default "/var/lib/immich" (the mounted subvolume). */
+  mediaLocation: string;
+  user: string;
+  group: string;
+  machineLearning: boolean;
+  /** "socket" (peer login, the module default: no password used) or "tcp" (password from secretsFile). */
+  databaseMode: "socket" | "tcp";
+  /** Name of the sops-nix template holding `DB_PASSWORD=...` (see SopsSecret); omitted: no secretsFile. */
+  secretsTemplate?: string;
+  publicProxy: { enabled: boolean; port: number };
+  drift?: pulumi.Input<string>;
+}
+
+/** services.immich (and optionally services.immich-public-proxy), its user and group. */
+export class ImmichModule extends pulumi.ComponentResource {
+  public readonly module: NixModuleFile;
+
+  constructor(name: string, args: ImmichModuleArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skylab:apps:ImmichModule", name, engineInputs(args), opts);
+    this.module = new NixModuleFile(
+      `${name}-module`,
+      {
+        connection: args.connection,
+        configRepo: args.configRepo,
+        path: args.modulePath,
+        generator: "ImmichModule",
+        body: immichModule(args),
+        drift: args.drift,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ module: this.module.path });
+  }
+}
+
+export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "configRepo" | "modulePath" | "drift">): NixAttrs {
+  const immich: NixAttrs = {
+    enable: true,
+    host: args.host,
+    port: args.port,
+    mediaLocation: args.mediaLocation,
+    user: args.user,
+    group: args.group,
+    "machine-learning": { enable: args.machineLearning },
+  };
+  if (args.secretsTemplate) immich.secretsFile = nixExpr(`config.sops.templates.${JSON.stringify(args.secretsTemplate)}.path`);
+  if (args.databaseMode === "tcp") immich.database = { host: "127.0.0.1" };
+  const body: NixAttrs = {
+    services: { immich },
+    // The module creates its user only when left at "immich"; declaring it here covers both cases
+    // (identical definitions merge).
+    users: {
+      users: { [args.user]: { isSystemUser: true, group: args.group } },
+      groups: { [args.group]: {} },
+    },
+    // Immich must not start on the empty mount point before the subvolume is mounted.
+    systemd: {
+      services: { "immich-server": { unitConfig: { RequiresMountsFor: args.mediaLocation } } },
+    },
+  };
+  if (args.publicProxy.enabled) {
+    (body.services as NixAttrs)["immich-public-proxy"] = {
+      enable: true,
+      immichUrl: `http://${args.host}:${args.port}`,
+      port: args.publicProxy.port,
+    };
+  }
+  return body;
+}

@@ -1,0 +1,73 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NixAttrs } from "../lib/nix";
+import { ConnectionArgs } from "../providers/RemoteScript";
+import { NixModuleFile } from "./NixModuleFile";
+import { engineInputs } from "./scripts";
+
+export interface NginxVhostArgs {
+  connection: pulumi.Input<ConnectionArgs>;
+  configRepo: pulumi.Input<string>;
+  modulePath: pulumi.Input<string>;
+  /** e.g. "immich.skylab.local". */
+  hostName: string;
+  /** Upstream address and port: the same address Immich binds to. */
+  upstreamHost: string;
+  upstreamPort: number;
+  /** Immich's guidance: "50000M" (the NixOS default 10m breaks uploads). */
+  clientMaxBodySize: string;
+  drift?: pulumi.Input<string>;
+}
+
+/** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
+export class NginxVhost extends pulumi.ComponentResource {
+  public readonly module: NixModuleFile;
+
+  constructor(name: string, args: NginxVhostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("skylab:web:NginxVhost", name, engineInputs(args), opts);
+    this.module = new NixModuleFile(
+      `${name}-module`,
+      {
+        connection: args.connection,
+        configRepo: args.configRepo,
+        path: args.modulePath,
+        generator: "NginxVhost",
+        body: nginxVhostModule(args),
+        drift: args.drift,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ module: this.module.path });
+  }
+}
+
+export function nginxVhostModule(args: Pick<NginxVhostArgs, "hostName" | "upstreamHost" | "upstreamPort" | "clientMaxBodySize">): NixAttrs {
+  return {
+    services: {
+      nginx: {
+        enable: true,
+        virtualHosts: {
+          [args.hostName]: {
+            // Immich serves at the domain root; uploads are streamed, large and slow.
+            extraConfig: [
+              `client_max_body_size ${args.clientMaxBodySize};`,
+              "client_body_buffer_size 1024k;",
+              "proxy_request_buffering off;",
+              "proxy_read_timeout 600s;",
+              "proxy_send_timeout 600s;",
+              "send_timeout 600s;",
+              "",
+            ].join("\n"),
+            locations: {
+              "/": {
+                proxyPass: `http://${args.upstreamHost}:${args.upstreamPort}`,
+                proxyWebsockets: true,
+                // Host, X-Real-IP, X-Forwarded-For and X-Forwarded-Proto, as Immich's guide lists.
+                recommendedProxySettings: true,
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

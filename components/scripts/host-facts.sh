@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The read-only look at the host that previews and drift checks rest on, as one JSON document.
+# Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
+# Inputs: MEDIAS_LABEL SUBVOLUMES MOUNT_POINTS REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR
+#         SOPS_FILE SOPS_KEYS AGE_KEY_FILE (lists are newline-separated)
+set -euo pipefail
+export LC_ALL=C
+
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
+json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }
+tool_version() {
+  local out
+  if command -v "$1" >/dev/null 2>&1; then out=$("$@" 2>&1 || true); printf '%s' "${out%%$'\n'*}"; fi
+}
+
+printf '{"medias":{'
+device=$(blkid -L "$MEDIAS_LABEL" 2>/dev/null || readlink -f "/dev/disk/by-label/$MEDIAS_LABEL" 2>/dev/null || true)
+[ -b "${device:-/nonexistent}" ] || device=""
+printf '"label":%s,"device":%s' "$(json_string "$MEDIAS_LABEL")" "$(json_or_null "$device")"
+if [ -n "$device" ]; then
+  printf ',"fstype":%s' "$(json_or_null "$(blkid -o value -s TYPE "$device" 2>/dev/null || true)")"
+  look=$(mktemp -d /run/skylab-immich-look.XXXXXX)
+  if mount -t btrfs -o ro,subvolid=5 "$device" "$look" 2>/dev/null; then
+    printf ',"freeBytes":%s,"subvolumes":{' "$(df -B1 --output=avail "$look" | tail -n1 | tr -d ' ')"
+    first=1
+    while IFS= read -r subvolume; do
+      [ -n "$subvolume" ] || continue
+      [ $first -eq 1 ] || printf ','
+      first=0
+      if btrfs subvolume show "$look/$subvolume" >/dev/null 2>&1; then
+        compression=$(btrfs property get "$look/$subvolume" compression 2>/dev/null | sed -n 's/^compression=//p')
+        printf '%s:{"compression":%s}' "$(json_string "$subvolume")" "$(json_or_null "$compression")"
+      else
+        printf '%s:null' "$(json_string "$subvolume")"
+      fi
+    done <<<"$SUBVOLUMES"
+    printf '}'
+    umount "$look"
+  fi
+  rmdir "$look"
+fi
+printf '},"mounts":{'
+first=1
+while IFS= read -r mount_point; do
+  [ -n "$mount_point" ] || continue
+  [ $first -eq 1 ] || printf ','
+  first=0
+  line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS,FSROOT --mountpoint "$mount_point" 2>/dev/null | tail -n1 || true)
+  if [ -n "$line" ]; then
+    # findmnt -r escapes spaces as \x20, so fields split on spaces.
+    read -r source fstype options fsroot <<<"$line"
+    printf '%s:{"source":%s,"fstype":%s,"options":%s,"fsroot":%s}' "$(json_string "$mount_point")" \
+      "$(json_string "$source")" "$(json_string "$fstype")" "$(json_string "$options")" "$(json_string "$fsroot")"
+  else
+    printf '%s:null' "$(json_string "$mount_point")"
+  fi
+done <<<"$MOUNT_POINTS"
+printf '},"repo":{'
+if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+  printf '"isGit":true,"head":%s' "$(json_or_null "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || true)")"
+  imported=false
+  if grep -rlF --include='*.nix' --exclude-dir="$(basename "$IMPORT_PATH")" -- "$IMPORT_PATH" "$REPO" >/dev/null 2>&1; then imported=true; fi
+  printf ',"importsGenerated":%s' "$imported"
+else
+  printf '"isGit":false'
+fi
+printf ',"files":{'
+first=1
+while IFS= read -r file; do
+  [ -n "$file" ] || continue
+  [ $first -eq 1 ] || printf ','
+  first=0
+  if [ -f "$REPO/$file" ]; then
+    printf '%s:"%s"' "$(json_string "$file")" "$(sha256sum <"$REPO/$file" | cut -d' ' -f1)"
+  else
+    printf '%s:null' "$(json_string "$file")"
+  fi
+done <<<"$FILES"
+printf '},"sopsKeys":{'
+first=1
+while IFS= read -r key_path; do
+  [ -n "$key_path" ] || continue
+  [ $first -eq 1 ] || printf ','
+  first=0
+  index=""
+  IFS=/ read -r -a parts <<<"$key_path"
+  for part in "${parts[@]}"; do index+="[\"$part\"]"; done
+  # Decrypted into /dev/null: only whether the key is there is reported.
+  if [ -f "$REPO/$SOPS_FILE" ] && command -v sops >/dev/null 2>&1 \
+    && SOPS_DISABLE_VERSION_CHECK=true SOPS_AGE_KEY_FILE=$AGE_KEY_FILE sops decrypt --extract "$index" "$REPO/$SOPS_FILE" >/dev/null 2>&1; then
+    present=true
+  else
+    present=false
+  fi
+  printf '%s:%s' "$(json_string "$key_path")" "$present"
+done <<<"$SOPS_KEYS"
+printf '}},"system":{"current":%s,"profile":%s}' \
+  "$(json_or_null "$(readlink -f /run/current-system 2>/dev/null || true)")" \
+  "$(json_or_null "$(readlink -f /nix/var/nix/profiles/system 2>/dev/null || true)")"
+bytes=""
+if [ -d "$MIGRATION_SOURCE" ] && ! findmnt -rn --mountpoint "$MIGRATION_SOURCE" >/dev/null 2>&1; then
+  bytes=$(du -sb "$MIGRATION_SOURCE" 2>/dev/null | cut -f1 || true)
+fi
+printf ',"migration":{"done":%s,"sourceBytes":%s}' \
+  "$([ -f "$STATE_DIR/migration.done" ] && echo true || echo false)" "${bytes:-null}"
+printf ',"tools":{'
+first=1
+for tool in btrfs rsync git sops nixos-rebuild findmnt; do
+  [ $first -eq 1 ] || printf ','
+  first=0
+  case $tool in
+    nixos-rebuild) version=$(command -v nixos-rebuild || true) ;;
+    sops) version=$(SOPS_DISABLE_VERSION_CHECK=true tool_version sops --version) ;;
+    *) version=$(tool_version "$tool" --version) ;;
+  esac
+  printf '%s:%s' "$(json_string "$tool")" "$(json_or_null "$version")"
+done
+printf '}}\n'

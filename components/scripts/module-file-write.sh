@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Writes one file that the program owns whole into the NixOS config repository, atomically, and stages
+# it (flakes only see files git knows). A file a person wrote at that path is kept aside, not overwritten.
+# Inputs: REPO RELPATH CONTENT MARKER (the generated-file header that identifies our files)
+set -euo pipefail
+export LC_ALL=C
+
+if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+  echo "$REPO is not a git repository: \`nixos.configRepo\` must point at the NixOS configuration checkout" >&2
+  exit 1
+fi
+file="$REPO/$RELPATH"
+mkdir -p "$(dirname "$file")"
+if [ -f "$file" ] && [ "$(cat "$file"; echo x)" = "${CONTENT}x" ]; then
+  echo "no change: $RELPATH is up to date"
+else
+  if [ -f "$file" ] && ! head -n1 "$file" | grep -qF "$MARKER"; then
+    mv -T "$file" "$file.pre-skylab-immich"
+    echo "kept the existing hand-written $RELPATH as $RELPATH.pre-skylab-immich"
+  fi
+  tmp=$(mktemp "$file.XXXXXX")
+  printf '%s' "$CONTENT" >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$file"
+  echo "wrote $RELPATH ($(sha256sum "$file" | cut -c1-12))"
+fi
+git -C "$REPO" add -- "$RELPATH"

@@ -1,0 +1,99 @@
+# The activation job (appended to a preamble of its values and to verify-checks.sh by nixos-apply.sh).
+# It runs detached from the SSH session, so a dropped connection cannot stop it halfway, and it rolls the
+# host back by itself when activation or verification fails, or when the deployer does not confirm in
+# time (the deployer confirms over a new SSH connection: proof the host is still reachable).
+# Values: REPO MODE CHECKS CONFIRM_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS(array)
+# shellcheck shell=bash
+set -uo pipefail
+export LC_ALL=C
+exec >>"$RUN_DIR/log-$TOKEN" 2>&1
+
+set_status() {
+  printf '%s\n' "$1" >"$RUN_DIR/status-$TOKEN.tmp"
+  mv -f "$RUN_DIR/status-$TOKEN.tmp" "$RUN_DIR/status-$TOKEN"
+}
+say() { printf '[%s] %s\n' "$(date -u +%T)" "$*"; }
+
+rollback() {
+  local reason=$1 current head
+  say "rolling back: $reason"
+  set_status rolling-back
+  git -C "$REPO" reset -q --hard "$PREV_COMMIT"
+  if [ -z "$PREV_SYSTEM" ]; then
+    say "no previous system was active: nothing to re-activate"
+  elif [ -x "$PREV_SYSTEM/bin/switch-to-configuration" ]; then
+    "$PREV_SYSTEM/bin/switch-to-configuration" test
+  else
+    nixos-rebuild test "${REBUILD_ARGS[@]}"
+  fi
+  # The truth, not an exit code: which system is active, which commit the repo is on.
+  current=$(readlink -f /run/current-system 2>/dev/null || true)
+  head=$(git -C "$REPO" rev-parse HEAD)
+  if [ "$current" = "$PREV_SYSTEM" ] && [ "$head" = "$PREV_COMMIT" ]; then
+    printf '%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}" >"$RUN_DIR/result-$TOKEN"
+    set_status rolled-back
+  else
+    printf '%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12})" >"$RUN_DIR/result-$TOKEN"
+    set_status rollback-failed
+  fi
+  exit 1
+}
+
+say "activating (nixos-rebuild test: no boot entry until verified)"
+set_status activating
+if ! nixos-rebuild test "${REBUILD_ARGS[@]}"; then
+  rollback "activation failed (nixos-rebuild test)"
+fi
+
+# Mounts whose live options differ from their declaration: someone remounted them by hand, or (BTRFS)
+# an earlier mount of the same filesystem decided `compress`. A remount with the declared options fixes
+# both (compress is filesystem-wide and a remount sets it); a wrong or missing mount is mounted again.
+remount_differing() {
+  local kind mount_point options result remount_options
+  while IFS=$'\t' read -r kind mount_point options _; do
+    [ "$kind" = mount ] || continue
+    result=$(check_mount "$mount_point" "$options")
+    [ "${result%%|*}" = fail ] || continue
+    say "repairing $mount_point: ${result#*|}"
+    remount_options=$(printf '%s' "$options" | tr ',' '\n' | grep -Ev '^(subvol=|subvolid=|bind$|defaults$)' | paste -sd, -)
+    if findmnt -rn --mountpoint "$mount_point" >/dev/null && mount -o "remount${remount_options:+,$remount_options}" "$mount_point" \
+      && [ "$(check_mount "$mount_point" "$options" | cut -d'|' -f1)" = pass ]; then
+      continue
+    fi
+    if systemd_running; then
+      systemctl restart "$(systemd-escape -p --suffix=mount "$mount_point")" || true
+    else
+      umount "$mount_point" 2>/dev/null || true
+      nixos-rebuild test "${REBUILD_ARGS[@]}" >/dev/null || true
+    fi
+  done <<<"$CHECKS"
+}
+remount_differing
+
+set_status verifying
+say "verifying"
+if ! run_checks >"$RUN_DIR/report-$TOKEN.json"; then
+  cat "$RUN_DIR/report-$TOKEN.json"
+  rollback "verification failed: $(grep -o '"check":"[^"]*","target":"[^"]*","status":"fail","detail":"[^"]*"' "$RUN_DIR/report-$TOKEN.json" | head -3 | tr '\n' ' ')"
+fi
+
+set_status awaiting-confirmation
+say "verified; waiting up to ${CONFIRM_TIMEOUT}s for the deployer to confirm over a new SSH connection"
+deadline=$((SECONDS + CONFIRM_TIMEOUT))
+until [ -f "$RUN_DIR/confirm-$TOKEN" ]; do
+  if [ $SECONDS -ge $deadline ]; then
+    rollback "no confirmation from the deployer within ${CONFIRM_TIMEOUT}s (connection lost?)"
+  fi
+  sleep 1
+done
+
+if [ "$MODE" = switch ]; then
+  say "confirmed; making this configuration the boot default (nixos-rebuild boot)"
+  if ! nixos-rebuild boot "${REBUILD_ARGS[@]}"; then
+    rollback "nixos-rebuild boot failed"
+  fi
+else
+  say "confirmed; mode $MODE: the boot default is unchanged (a reboot returns to it)"
+fi
+printf 'activated %s\n' "$(readlink -f /run/current-system)" >"$RUN_DIR/result-$TOKEN"
+set_status done

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Applies the generated modules: stage and commit them in the config repo, show the dry-activate plan,
+# then start the detached activation job and follow it until it waits for the deployer's confirmation
+# (printed as `confirm-token: ...`) or has rolled the host back (exit 1 with what failed).
+# Inputs: REPO GENERATED_DIR MODULE_FILES DEFAULT_MODULE OWNED_PATHS MODE CHECKS STATE_DIR
+#         CONFIRM_TIMEOUT MARKER CHECKS_SCRIPT JOB_SCRIPT
+set -euo pipefail
+export LC_ALL=C
+
+die() { printf '%s\n' "$*" >&2; exit 1; }
+git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || die "$REPO is not a git repository: check \`nixos.configRepo\`"
+cd "$REPO"
+
+REBUILD_ARGS=()
+if [ -f "$REPO/flake.nix" ]; then
+  REBUILD_ARGS+=(--flake "$REPO")
+elif [ "$REPO" != /etc/nixos ]; then
+  REBUILD_ARGS+=(-I "nixos-config=$REPO/configuration.nix")
+fi
+
+mapfile -t owned < <(printf '%s\n' "$OWNED_PATHS" | sed '/^$/d')
+excludes=()
+for path in "${owned[@]}"; do excludes+=(":(exclude)$path"); done
+foreign=$(git status --porcelain -- . "${excludes[@]}")
+if [ -n "$foreign" ]; then
+  die "$REPO has uncommitted changes outside the files skylab-immich owns:
+$foreign
+commit or stash them first (a rollback returns the repo to its previous commit, and must not take your work with it)"
+fi
+
+# The generated folder holds exactly the listed modules plus default.nix, which imports them.
+generated="$REPO/$GENERATED_DIR"
+mkdir -p "$generated"
+for file in "$generated"/*.nix; do
+  [ -e "$file" ] || continue
+  relative=${file#"$REPO/"}
+  [ "$(basename "$file")" = default.nix ] && continue
+  if ! grep -qxF -- "$relative" <<<"$MODULE_FILES" && head -n1 "$file" | grep -qF -- "$MARKER"; then
+    rm -f "$file"
+    echo "removed $relative: no component declares it any more"
+  fi
+done
+if [ "$(cat "$generated/default.nix" 2>/dev/null; echo x)" != "${DEFAULT_MODULE}x" ]; then
+  printf '%s' "$DEFAULT_MODULE" >"$generated/default.nix.tmp"
+  mv -f "$generated/default.nix.tmp" "$generated/default.nix"
+fi
+
+prev_commit=$(git rev-parse HEAD)
+git add -A -- "${owned[@]}"
+if git diff --cached --quiet; then
+  echo "config repo: nothing new to commit (HEAD ${prev_commit:0:12})"
+else
+  identity=()
+  git config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
+  git "${identity[@]}" commit -q -m "skylab-immich: converge generated modules" -- "${owned[@]}"
+  echo "config repo: committed $(git rev-parse --short=12 HEAD) (previous ${prev_commit:0:12})"
+fi
+prev_system=$(readlink -f /run/current-system 2>/dev/null || true)
+echo "active system before: ${prev_system:-none}"
+
+echo "plan (nixos-rebuild dry-activate):"
+if ! plan=$(nixos-rebuild dry-activate "${REBUILD_ARGS[@]}" 2>&1); then
+  printf '%s\n' "$plan" | sed 's/^/  /' >&2
+  git reset -q --hard "$prev_commit"
+  die "the configuration does not evaluate (see above); $REPO is back on commit ${prev_commit:0:12} and the host is unchanged"
+fi
+printf '%s\n' "$plan" | sed 's/^/  /'
+printf '%s\n' "$plan" | sed 's/^/progress: plan: /' >&2
+
+if [ "$MODE" = dry-activate ]; then
+  echo "mode dry-activate: nothing activated"
+  exit 0
+fi
+if [ "$MODE" = boot ]; then
+  nixos-rebuild boot "${REBUILD_ARGS[@]}"
+  echo "mode boot: the new configuration is the boot default; it becomes active at the next reboot"
+  exit 0
+fi
+
+run_dir="$STATE_DIR/apply"
+mkdir -p "$run_dir"
+chmod 0700 "$STATE_DIR" "$run_dir"
+token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+job="$run_dir/job-$token.sh"
+{
+  echo '#!/usr/bin/env bash'
+  RUN_DIR=$run_dir TOKEN=$token PREV_COMMIT=$prev_commit PREV_SYSTEM=$prev_system
+  declare -p REPO MODE CHECKS CONFIRM_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS
+  printf '%s\n' "$CHECKS_SCRIPT" "$JOB_SCRIPT"
+} >"$job"
+echo starting >"$run_dir/status-$token"
+: >"$run_dir/log-$token"
+if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+  systemd-run --quiet --collect --unit "skylab-immich-apply-$token" bash "$job"
+else
+  setsid -f bash "$job" </dev/null >/dev/null 2>&1
+fi
+echo "activation job $token started (detached: it finishes, or rolls back, even if this connection drops)"
+
+# Follow the job's log until it waits for confirmation or has ended.
+shown=0
+while :; do
+  status=$(cat "$run_dir/status-$token")
+  total=$(wc -l <"$run_dir/log-$token")
+  if [ "$total" -gt "$shown" ]; then
+    tail -n +"$((shown + 1))" "$run_dir/log-$token" | head -n "$((total - shown))" | while IFS= read -r line; do
+      printf '%s\n' "$line"
+      printf 'progress: %s\n' "$line" >&2
+    done
+    shown=$total
+  fi
+  case $status in
+    awaiting-confirmation) echo "confirm-token: $token"; exit 0 ;;
+    rolled-back|rollback-failed|done) break ;;
+  esac
+  sleep 1
+done
+tail -n +"$((shown + 1))" "$run_dir/log-$token" >&2 || true
+die "$(cat "$run_dir/result-$token" 2>/dev/null || echo "activation job ended with status $status")"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Removes the key from the sops file if the program added it (a key a person put there stays), and
+# commits that change.
+# Inputs: REPO SOPS_FILE KEY_PATH AGE_KEY_FILE STATE_DIR
+set -euo pipefail
+export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
+export SOPS_AGE_KEY_FILE=$AGE_KEY_FILE
+
+file="$REPO/$SOPS_FILE"
+record="$STATE_DIR/sops-keys-added"
+if [ ! -f "$file" ] || [ ! -f "$record" ] || ! grep -qxF -- "$KEY_PATH" "$record"; then
+  echo "kept: $KEY_PATH in $SOPS_FILE was not added by skylab-immich"
+  exit 0
+fi
+index=""
+IFS=/ read -r -a parts <<<"$KEY_PATH"
+for part in "${parts[@]}"; do index+="[\"$part\"]"; done
+if sops decrypt --extract "$index" "$file" >/dev/null 2>&1; then
+  sops unset "$file" "$index"
+  echo "removed $KEY_PATH from $SOPS_FILE"
+fi
+grep -vxF -- "$KEY_PATH" "$record" >"$record.tmp" || true
+mv -f "$record.tmp" "$record"
+if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$REPO" add -- "$SOPS_FILE"
+  if ! git -C "$REPO" diff --cached --quiet -- "$SOPS_FILE"; then
+    identity=()
+    git -C "$REPO" config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
+    git -C "$REPO" "${identity[@]}" commit -q -m "skylab-immich: remove $KEY_PATH" -- "$SOPS_FILE"
+  fi
+fi

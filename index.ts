@@ -1,0 +1,155 @@
+// Composition root: read and validate the stack config, look at the host once, build the components,
+// export what `up` verified. Everything that touches SKYLAB lives in components/.
+import * as pulumi from "@pulumi/pulumi";
+import { BindMount } from "./components/BindMount";
+import { BtrfsSubvolume } from "./components/BtrfsSubvolume";
+import { DataMigration } from "./components/DataMigration";
+import { FileSystemMount } from "./components/FileSystemMount";
+import { ImmichModule } from "./components/ImmichModule";
+import { NginxVhost } from "./components/NginxVhost";
+import { NixosApply, VerificationCheck } from "./components/NixosApply";
+import { sha256 } from "./components/NixModuleFile";
+import { SopsSecret } from "./components/SopsSecret";
+import { readStack } from "./lib/stack";
+import { IN_SYNC, moduleFileDrift, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
+import { HostFacts, lookAtHost } from "./lib/hostFacts";
+import { renderModule } from "./lib/nix";
+import { bindMountModule } from "./components/BindMount";
+import { fileSystemModule } from "./components/FileSystemMount";
+import { immichModule } from "./components/ImmichModule";
+import { nginxVhostModule } from "./components/NginxVhost";
+import { sopsSecretModule } from "./components/SopsSecret";
+
+export = async () => {
+  const { config, privateKey, dbPassword, connection } = readStack(new pulumi.Config());
+  const { storage, pictures, nixos, immich, nginx, secrets } = config;
+  const stateDir = "/var/lib/skylab-immich";
+  const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
+  const gen = nixos.generatedDir;
+  const files = {
+    storage: `${gen}/storage-${slug(storage.mountPoint)}.nix`,
+    pictures: `${gen}/storage-${slug(pictures.mountPoint)}.nix`,
+    secrets: `${gen}/secrets.nix`,
+    nginx: `${gen}/nginx.nix`,
+    immich: `${gen}/immich.nix`,
+  };
+  const dataMountOptions = [`subvol=${storage.subvolume}`, `compress=${storage.compression}`, ...storage.mountOptions];
+  const device = `/dev/disk/by-label/${storage.mediasLabel}`;
+  const envTemplate = { name: "immich.env", variable: "DB_PASSWORD" };
+  const ownership = { user: immich.user, group: immich.group, mode: "0700" };
+
+  // The rendered modules, known before anything runs: the host look compares them with the host's files.
+  const bodies = {
+    storage: fileSystemModule({ mountPoint: storage.mountPoint, device, fsType: "btrfs", options: dataMountOptions, ownership }),
+    pictures: bindMountModule({ source: pictures.source, mountPoint: pictures.mountPoint }),
+    secrets: sopsSecretModule({ key: secrets.dbPasswordKey, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"], envTemplate }),
+    nginx: nginxVhostModule({ hostName: nginx.hostName, upstreamHost: immich.host, upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize }),
+    immich: immichModule({
+      host: immich.host, port: immich.port, mediaLocation: storage.mountPoint, user: immich.user, group: immich.group,
+      machineLearning: immich.machineLearning, databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name,
+      publicProxy: immich.publicProxy,
+    }),
+  };
+  const generators = { storage: "FileSystemMount", pictures: "BindMount", secrets: "SopsSecret", nginx: "NginxVhost", immich: "ImmichModule" };
+  const digests = Object.fromEntries(
+    Object.entries(bodies).map(([key, body]) => [key, sha256(renderModule({ generator: generators[key as keyof typeof bodies], body }))]),
+  ) as Record<keyof typeof bodies, string>;
+
+  const checks: VerificationCheck[] = [
+    { kind: "mount", mountPoint: storage.mountPoint, options: dataMountOptions },
+    { kind: "owner", path: storage.mountPoint, owner: `${immich.user}:${immich.group}`, mode: "0700" },
+    { kind: "mount", mountPoint: pictures.mountPoint, options: ["bind", "ro"] },
+    { kind: "readable-by", path: pictures.mountPoint, user: immich.user },
+    { kind: "secret", path: `/run/secrets/${secrets.dbPasswordKey}`, owner: `${immich.user}:${immich.group}`, mode: "0400" },
+    { kind: "unit", unit: "immich-server.service" },
+    { kind: "unit", unit: "immich-machine-learning.service" },
+    { kind: "unit", unit: "nginx.service" },
+    { kind: "http", url: `http://${immich.host}:${immich.port}/api/server/ping`, expect: "pong" },
+    { kind: "http", url: "http://127.0.0.1/api/server/ping", expect: "pong", hostHeader: nginx.hostName },
+  ];
+  const expectedMounts = checks.flatMap((c) => (c.kind === "mount" ? [{ mountPoint: c.mountPoint, options: c.options }] : []));
+
+  // One read-only look at the host: drift and preflight for the whole stack.
+  let facts: HostFacts | undefined;
+  const skipLook = !config.hostLook || process.env.SKYLAB_SKIP_HOST_LOOK === "1";
+  if (skipLook) {
+    pulumi.log.warn("host look skipped (hostLook=false or SKYLAB_SKIP_HOST_LOOK=1): drift was NOT checked and preflight did not run");
+  } else {
+    facts = await lookAtHost(
+      { ...connection, privateKey: await plain(privateKey) },
+      {
+        mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mountPoints: expectedMounts.map((m) => m.mountPoint),
+        configRepo: nixos.configRepo, files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir,
+        sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile,
+      },
+    );
+    const problems = preflightProblems(facts, {
+      mediasLabel: storage.mediasLabel, configRepo: nixos.configRepo, importPath: gen, host: connection.host,
+      requiredTools: ["btrfs", "rsync", "git", "sops", "nixos-rebuild", "findmnt"],
+    });
+    if (problems.length) {
+      throw new Error(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+  }
+  const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
+  const fileDrift = (key: keyof typeof files) => drift((f) => moduleFileDrift(f, files[key], digests[key]));
+  const conn = { ...connection, privateKey };
+  const repo = nixos.configRepo;
+
+  const subvolume = new BtrfsSubvolume("immich-subvolume", {
+    connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, compression: storage.compression,
+    allowDataLoss: storage.allowDataLoss, drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
+  });
+  const migration = new DataMigration("immich-data-migration", {
+    connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, source: storage.mountPoint, keepAt,
+    units: ["immich-server.service", "immich-machine-learning.service"], stateDir,
+  }, { dependsOn: [subvolume] });
+  const dataMount = new FileSystemMount("immich-data-mount", {
+    connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint, device, fsType: "btrfs",
+    options: dataMountOptions, ownership, drift: fileDrift("storage"),
+  }, { dependsOn: [migration] });
+  const picturesMount = new BindMount("pictures-bind-mount", {
+    connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,
+    drift: fileDrift("pictures"),
+  });
+  const dbSecret = new SopsSecret("immich-db-password", {
+    connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
+    ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"],
+    envTemplate, modulePath: files.secrets, stateDir, drift: fileDrift("secrets"),
+    valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
+  });
+  const vhost = new NginxVhost("immich-vhost", {
+    connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
+    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, drift: fileDrift("nginx"),
+  });
+  const immichService = new ImmichModule("immich", {
+    connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
+    mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
+    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, drift: fileDrift("immich"),
+  });
+
+  const modules = [dataMount.module, picturesMount.module, dbSecret.module, vhost.module, immichService.module];
+  const apply = new NixosApply("nixos-apply", {
+    connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
+    moduleDigests: modules.map((m) => m.sha256), ownedPaths: [gen, secrets.sopsFile], mode: nixos.mode, checks,
+    confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, stateDir,
+    drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
+  }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
+
+  return {
+    host: connection.host,
+    hostLook: skipLook ? "skipped: drift not checked" : "done",
+    generatedModules: Object.values(files),
+    verification: apply.report,
+  };
+};
+
+/** A file name for a mount point: "/var/lib/immich" → "var-lib-immich". */
+function slug(path: string): string {
+  return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase() || "root";
+}
+
+/** The plain value of a secret, for the program's own SSH look (it never leaves this process). */
+function plain(value: pulumi.Output<string>): Promise<string> {
+  return new Promise((resolve) => value.apply((v) => resolve(v)));
+}

@@ -1,0 +1,102 @@
+import type { HostFacts, MountFact } from "./hostFacts";
+
+/** The host matches what the last `up` left (the same value the RemoteScript provider stores). */
+export const IN_SYNC = "in-sync";
+
+/** Subvolume present with the compression property of the configured algorithm. */
+export function subvolumeDrift(facts: HostFacts, subvolume: string, compression: string): string {
+  const found = facts.medias.subvolumes?.[subvolume];
+  if (found === undefined) return IN_SYNC; // filesystem not readable: preflight reports it
+  if (found === null) return `subvolume ${subvolume} is missing on ${facts.medias.label}`;
+  const algorithm = compression.split(":")[0];
+  if (found.compression !== algorithm) {
+    return `compression property of ${subvolume} is ${found.compression ?? "unset"}, expected ${algorithm}`;
+  }
+  return IN_SYNC;
+}
+
+/** A generated file on the host is byte-identical to what the program renders. */
+export function moduleFileDrift(facts: HostFacts, path: string, expectedSha256: string): string {
+  const found = facts.repo.files?.[path];
+  if (found === undefined) return IN_SYNC;
+  if (found === null) return `${path} was deleted on the host`;
+  if (found !== expectedSha256) return `${path} was edited on the host`;
+  return IN_SYNC;
+}
+
+/** The secret's key is in the sops file (a rollback of the config repo can take it away). */
+export function sopsKeyDrift(facts: HostFacts, sopsFile: string, key: string): string {
+  const present = facts.repo.sopsKeys?.[key];
+  if (present === undefined) return IN_SYNC;
+  return present ? IN_SYNC : `${key} is missing from ${sopsFile}`;
+}
+
+export interface ExpectedMount {
+  mountPoint: string;
+  /** Options as declared; subvol= is checked against the mounted subvolume, bind is not visible once mounted. */
+  options: string[];
+}
+
+/** Why the live mount differs from the declared one, or undefined when it matches. */
+export function mountMismatch(found: MountFact | null | undefined, expected: ExpectedMount): string | undefined {
+  if (!found) return `${expected.mountPoint} is not mounted`;
+  const live = found.options.split(",");
+  for (const option of expected.options) {
+    if (option === "bind" || option === "defaults") continue;
+    const [name, value] = option.split("=", 2);
+    if (name === "subvol") {
+      const want = `/${(value ?? "").replace(/^\/+/, "")}`;
+      if (found.fsroot !== want) return `${expected.mountPoint} is mounted from ${found.fsroot}, expected subvolume ${want}`;
+    } else if (name === "compress" || name === "compress-force") {
+      // BTRFS shows the effective algorithm with its level (compress=zstd:3).
+      const ok = live.some((o) => o === option || (!value?.includes(":") && o.startsWith(`${name}=${value}:`)));
+      if (!ok) return `${expected.mountPoint} is mounted without ${option} (live options: ${found.options})`;
+    } else if (!live.includes(option)) {
+      return `${expected.mountPoint} is mounted without ${option} (live options: ${found.options})`;
+    }
+  }
+  return undefined;
+}
+
+export function mountsDrift(facts: HostFacts, expected: ExpectedMount[]): string {
+  const reasons = expected.map((m) => mountMismatch(facts.mounts[m.mountPoint], m)).filter((r): r is string => !!r);
+  return reasons.length ? reasons.join("; ") : IN_SYNC;
+}
+
+export interface PreflightInput {
+  mediasLabel: string;
+  configRepo: string;
+  importPath: string;
+  requiredTools: string[];
+  host: string;
+}
+
+/** What makes an `up` certain to fail, each with what to do. Empty when the host is ready. */
+export function preflightProblems(facts: HostFacts, input: PreflightInput): string[] {
+  const problems: string[] = [];
+  if (!facts.medias.device) {
+    problems.push(
+      `no filesystem labelled ${input.mediasLabel} on ${input.host}: plug in the drive, or set \`storage.mediasLabel\` ` +
+        "to the label `btrfs filesystem show` prints",
+    );
+  } else if (facts.medias.fstype && facts.medias.fstype !== "btrfs") {
+    problems.push(`the filesystem labelled ${input.mediasLabel} (${facts.medias.device}) is ${facts.medias.fstype}, not btrfs`);
+  }
+  for (const tool of input.requiredTools) {
+    if (!facts.tools[tool]) problems.push(`\`${tool}\` is not installed on ${input.host}: add it to environment.systemPackages`);
+  }
+  if (!facts.repo.isGit) {
+    problems.push(`${input.configRepo} on ${input.host} is not a git repository: set \`nixos.configRepo\` to your NixOS configuration checkout`);
+  } else if (facts.repo.importsGenerated === false) {
+    problems.push(
+      `${input.configRepo} does not import the generated modules: add \`./${input.importPath}\` to the \`imports\` ` +
+        "of configuration.nix (or your flake's module list), commit it, and run again",
+    );
+  }
+  const { sourceBytes } = facts.migration;
+  const free = facts.medias.freeBytes;
+  if (!facts.migration.done && sourceBytes !== null && free !== undefined && sourceBytes > free) {
+    problems.push(`not enough space on ${input.mediasLabel} for the migration: ${sourceBytes} bytes to copy, ${free} free`);
+  }
+  return problems;
+}

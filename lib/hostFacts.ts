@@ -1,0 +1,83 @@
+import { readFileSync } from "fs";
+import { join } from "path";
+import { scriptWithArgs } from "./shell";
+import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "./ssh";
+
+const LOOK = readFileSync(join(__dirname, "..", "components", "scripts", "host-facts.sh"), "utf8");
+
+export interface MountFact {
+  source: string;
+  fstype: string;
+  options: string;
+  fsroot: string;
+}
+
+/** What one read-only look at the host found (components/scripts/host-facts.sh). */
+export interface HostFacts {
+  medias: {
+    label: string;
+    device: string | null;
+    fstype?: string | null;
+    freeBytes?: number;
+    /** Subvolume name → its compression property (null: property unset); null when absent. */
+    subvolumes?: Record<string, { compression: string | null } | null>;
+  };
+  mounts: Record<string, MountFact | null>;
+  repo: {
+    isGit: boolean;
+    head?: string | null;
+    importsGenerated?: boolean;
+    /** Owned file → sha256, or null when absent. */
+    files?: Record<string, string | null>;
+    /** sops key path → present in the sops file (decrypted to /dev/null on the host, never sent). */
+    sopsKeys?: Record<string, boolean>;
+  };
+  system: { current: string | null; profile: string | null };
+  migration: { done: boolean; sourceBytes: number | null };
+  tools: Record<string, string | null>;
+}
+
+export interface LookRequest {
+  mediasLabel: string;
+  subvolumes: string[];
+  mountPoints: string[];
+  configRepo: string;
+  /** Files the program owns, relative to configRepo. */
+  files: string[];
+  /** The generated folder the host configuration must import. */
+  importPath: string;
+  migrationSource: string;
+  stateDir: string;
+  sopsFile: string;
+  sopsKeys: string[];
+  ageKeyFile: string;
+}
+
+/** One SSH connection, one script, one JSON document: the whole look at a host. */
+export async function lookAtHost(conn: SshConnection, request: LookRequest): Promise<HostFacts> {
+  const script = scriptWithArgs(LOOK, {
+    MEDIAS_LABEL: request.mediasLabel,
+    SUBVOLUMES: request.subvolumes.join("\n"),
+    MOUNT_POINTS: request.mountPoints.join("\n"),
+    REPO: request.configRepo,
+    FILES: request.files.join("\n"),
+    IMPORT_PATH: request.importPath,
+    MIGRATION_SOURCE: request.migrationSource,
+    STATE_DIR: request.stateDir,
+    SOPS_FILE: request.sopsFile,
+    SOPS_KEYS: request.sopsKeys.join("\n"),
+    AGE_KEY_FILE: request.ageKeyFile,
+  });
+  const result = await runRemoteScript(conn, script, { timeoutMs: 60_000 });
+  if (result.code === SSH_FAILURE_EXIT_CODE && !result.stdout) {
+    throw new Error(describeSshFailure(conn, result.stderr));
+  }
+  if (result.code !== 0) {
+    throw new Error(`the look at ${conn.host} failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-5).join("\n")}`);
+  }
+  try {
+    return JSON.parse(result.stdout) as HostFacts;
+  } catch (err) {
+    throw new Error(`the look at ${conn.host} returned no valid JSON: ${(err as Error).message}\n${result.stdout.slice(0, 400)}`);
+  }
+}

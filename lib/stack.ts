@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, parseStackConfig, StackConfig } from "./config";
+import type { Become } from "./ssh";
+
+/** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
+export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "hostLook"] as const;
+
+export interface Stack {
+  config: StackConfig;
+  privateKey: pulumi.Output<string>;
+  /** Immich's database password; undefined: generated on the host. */
+  dbPassword?: pulumi.Output<string>;
+  connection: { host: string; port: number; user: string; hostKey: string; become: Become };
+}
+
+/** Reads and validates the whole stack config once; throws one error listing every problem. */
+export function readStack(config: pulumi.Config, isSecret: (key: string) => boolean = configIsSecret): Stack {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = config.getObject<unknown>(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  const problems: string[] = [];
+  let parsed: StackConfig | undefined;
+  try {
+    parsed = parseStackConfig(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  const secretProblem = (key: string, fix: string) => {
+    if (config.get(key) === undefined) return fix ? `\`${key}\` is required: ${fix}` : undefined;
+    if (!isSecret(`${config.name}:${key}`)) {
+      return `\`${key}\` is stored in plain text in the stack file: set it again with \`npm run pulumi -- config set --secret ${key}\``;
+    }
+    return undefined;
+  };
+  const keyProblem = secretProblem(
+    "sshPrivateKey",
+    "give the private key of the SSH user: `npm run pulumi -- config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
+  );
+  if (keyProblem) problems.push(keyProblem);
+  const passwordProblem = secretProblem("dbPassword", "");
+  if (passwordProblem) problems.push(passwordProblem);
+  if (problems.length || !parsed) throw new ConfigError(problems);
+  return {
+    config: parsed,
+    privateKey: config.requireSecret("sshPrivateKey"),
+    dbPassword: config.get("dbPassword") === undefined ? undefined : config.requireSecret("dbPassword"),
+    connection: {
+      host: parsed.host.address,
+      port: parsed.host.port,
+      user: parsed.host.user,
+      hostKey: parsed.host.hostKey.trim(),
+      become: parsed.host.become,
+    },
+  };
+}
+
+function configIsSecret(fullKey: string): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const runtime = require("@pulumi/pulumi/runtime/config");
+  return typeof runtime.isConfigSecret === "function" ? runtime.isConfigSecret(fullKey) : true;
+}
