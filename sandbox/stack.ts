@@ -22,6 +22,7 @@ export function pulumiEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     NO_COLOR: "1",
     ...extra,
   };
+  if (extra.PULUMI_CONFIG_PASSPHRASE) delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
   if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
     env.PULUMI_CONFIG_PASSPHRASE_FILE = path.join(repoRoot, ".pulumi", "passphrase");
   }
@@ -39,7 +40,8 @@ export interface PulumiResult {
 /** Runs the pinned `pulumi` with argument arrays; never throws on a non-zero exit. */
 export function runPulumi(args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PulumiResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", [...args, "--non-interactive"], {
+    // Global flags first: anything after a `--` in args is a value.
+    const child = spawn("pulumi", ["--non-interactive", ...args], {
       cwd: opts.cwd ?? repoRoot,
       env: pulumiEnv(opts.env),
       stdio: ["pipe", "pipe", "pipe"],
