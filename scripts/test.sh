@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `npm test`: type checks, shell syntax, then every test suite (unit, policy, sandbox, end to end) in one
+# jest run. End-to-end suites create their own sandbox hosts and remove them; any sandbox this run
+# created and left behind (a crashed suite) is removed on exit.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$SKYLAB_ROOT"
+
+if [ ! -x .tools/bin/pulumi ] || [ ! -d node_modules ]; then
+  echo "the toolchain is missing: run \`npm run setup\` first" >&2
+  exit 1
+fi
+
+before=$(ls .sandbox 2>/dev/null || true)
+cleanup() {
+  for name in $(ls .sandbox 2>/dev/null || true); do
+    if ! grep -qxF -- "$name" <<<"$before"; then
+      echo "removing sandbox $name left by a test"
+      bash sandbox/sandbox.sh down --name "$name" >/dev/null 2>&1 || true
+    fi
+  done
+}
+trap cleanup EXIT
+
+echo "==> type check (program, tests, policy pack)"
+npx tsc --noEmit -p .
+npx tsc --noEmit -p policy
+
+echo "==> shell syntax"
+for script in components/scripts/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh; do bash -n "$script"; done
+
+echo "==> tests"
+npx jest --runInBand "$@"
