@@ -66,7 +66,8 @@ export class NixosApply extends pulumi.ComponentResource {
       `${name}-rebuild`,
       {
         connection: args.connection,
-        description: pulumi.interpolate`nixos-rebuild ${args.mode} on ${pulumi.output(args.connection).host}`,
+        // The connection holds the private key, so anything derived from it is secret: unwrap the host name.
+        description: pulumi.unsecret(pulumi.output(args.connection).apply((c) => `nixos-rebuild ${args.mode} on ${c.host}`)),
         create: APPLY,
         confirm: CONFIRM,
         delete: REMOVE,

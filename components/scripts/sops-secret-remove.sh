@@ -18,9 +18,25 @@ for part in "${parts[@]}"; do index+="[\"$part\"]"; done
 if sops decrypt --extract "$index" "$file" >/dev/null 2>&1; then
   sops unset "$file" "$index"
   echo "removed $KEY_PATH from $SOPS_FILE"
+  # Parents the key's removal left empty (immich: {}) go too.
+  for ((depth = ${#parts[@]} - 1; depth > 0; depth--)); do
+    parent=""
+    for part in "${parts[@]:0:depth}"; do parent+="[\"$part\"]"; done
+    [ "$(sops decrypt --extract "$parent" "$file" 2>/dev/null)" = "{}" ] || break
+    sops unset "$file" "$parent"
+  done
 fi
 grep -vxF -- "$KEY_PATH" "$record" >"$record.tmp" || true
 mv -f "$record.tmp" "$record"
+# sops re-encrypts on every change: when the content is back to what it was, put back the original bytes.
+original="$STATE_DIR/sops-original.yaml"
+if [ ! -s "$record" ] && [ -f "$original" ]; then
+  if [ "$(sops decrypt "$file" | sha256sum)" = "$(sops decrypt --input-type yaml --output-type yaml "$original" | sha256sum)" ]; then
+    cp -p "$original" "$file"
+    echo "restored the original bytes of $SOPS_FILE"
+  fi
+  rm -f "$original"
+fi
 if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   git -C "$REPO" add -- "$SOPS_FILE"
   if ! git -C "$REPO" diff --cached --quiet -- "$SOPS_FILE"; then

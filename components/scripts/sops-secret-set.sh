@@ -39,6 +39,8 @@ json=${json//\"/\\\"}
 if ! $present; then
   mkdir -p "$STATE_DIR"
   echo "$KEY_PATH" >>"$STATE_DIR/sops-keys-added"
+  # The encrypted file as it was, so that removing the key can give back the very same bytes.
+  [ -f "$STATE_DIR/sops-original.yaml" ] || cp -p "$file" "$STATE_DIR/sops-original.yaml"
 fi
 printf '"%s"' "$json" | sops set --value-stdin "$file" "$index"
 unset value json current

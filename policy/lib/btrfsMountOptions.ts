@@ -1,0 +1,164 @@
+/**
+ * What makes a BTRFS mount option list compliant (compress=zstd, noatime, nothing that undoes them), as pure
+ * functions shared by the validation and the remediation of skylab-storage-enforce-btrfs-mount-options.
+ */
+
+export interface ZstdLevels {
+  minimum: number;
+  maximum: number;
+}
+
+/** The levels the kernel accepts for zstd (btrfs(5)); zstd:0 is not a level, it means the default. */
+export const DEFAULT_ZSTD_LEVELS: ZstdLevels = { minimum: 1, maximum: 15 };
+
+/** What the stack config key is for each kind of fix, when the mount comes from the program's data mount. */
+export interface FixHints {
+  compression?: string;
+  mountOptions?: string;
+}
+
+/** Options that defeat the policy however they are combined with the others. */
+const DEFEATING: Record<string, string> = {
+  nodatacow: "disables copy-on-write, and with it compression and checksums, for new files",
+  // The kernel does not compress files without data checksums (btrfs_inode_can_compress), and the
+  // checksums are what lets `btrfs scrub` find a damaged photo.
+  nodatasum: "disables data checksums, and with them compression, for new files",
+  atime: "turns access-time updates back on",
+  strictatime: "turns access-time updates back on for every read",
+  relatime: "turns access-time updates back on",
+};
+
+interface Compression {
+  option: string;
+  /** "compress" or "compress-force". */
+  name: string;
+  /** zlib when the option has no value, as in the kernel. */
+  algorithm: string;
+  level?: string;
+}
+
+function parseCompression(option: string): Compression | undefined {
+  const match = /^(compress|compress-force)(?:=([^:]*)(?::(.*))?)?$/.exec(option);
+  if (!match) return undefined;
+  return { option, name: match[1], algorithm: match[2] ?? "zlib", level: match[3] };
+}
+
+function levelProblem(compression: Compression, levels: ZstdLevels): boolean {
+  if (compression.level === undefined) return false;
+  if (!/^-?\d+$/.test(compression.level)) return true;
+  const level = Number(compression.level);
+  return level < levels.minimum || level > levels.maximum;
+}
+
+/**
+ * The problems of one BTRFS mount's options, each a sentence fragment that follows the mount's name and
+ * says the fix: `lacks "noatime": add "noatime" to its options`.
+ */
+export function btrfsOptionProblems(options: readonly string[], levels: ZstdLevels = DEFAULT_ZSTD_LEVELS, hints: FixHints = {}): string[] {
+  const problems: string[] = [];
+  const compressionHint = hints.compression ? ` (${hints.compression})` : "";
+  const optionsHint = hints.mountOptions ? ` (${hints.mountOptions})` : "";
+  const range = `${levels.minimum} to ${levels.maximum}`;
+  const compressions = options.map(parseCompression).filter((c): c is Compression => c !== undefined);
+  if (compressions.length === 0) {
+    problems.push(`has no compress option: add "compress=zstd" to its options${compressionHint}`);
+  }
+  for (const compression of compressions) {
+    if (compression.algorithm === "no") {
+      problems.push(`has "${compression.option}", which turns compression off: replace it with "compress=zstd"${compressionHint}`);
+    } else if (compression.algorithm !== "zstd") {
+      problems.push(`has "${compression.option}", which compresses with ${compression.algorithm} instead of zstd: replace it with "${compression.name}=zstd"${compressionHint}`);
+    } else if (levelProblem(compression, levels)) {
+      problems.push(
+        `has "${compression.option}", outside the allowed zstd levels ${range}: use "${compression.name}=zstd:N" with N from ${range}, or "${compression.name}=zstd" for the default level${compressionHint}`,
+      );
+    }
+  }
+  if (!options.includes("noatime")) {
+    problems.push(`lacks "noatime": add "noatime" to its options${optionsHint}`);
+  }
+  for (const option of options) {
+    const why = DEFEATING[option];
+    if (why) problems.push(`has "${option}", which ${why}: remove it${optionsHint}`);
+  }
+  return problems;
+}
+
+/**
+ * The options with the mechanical fixes applied: a non-zstd compression becomes zstd (keeping
+ * compress-force), a zstd level is clamped into range, access-time options give way to "noatime", and a
+ * missing compress option is added after `subvol=`. nodatacow and nodatasum are left for a person to
+ * remove: someone set them on purpose, and dropping them changes how existing files are written.
+ */
+export function remediateBtrfsOptions(options: readonly string[], levels: ZstdLevels = DEFAULT_ZSTD_LEVELS): string[] {
+  const result: string[] = [];
+  let hasCompression = false;
+  for (const option of options) {
+    const compression = parseCompression(option);
+    if (compression) {
+      hasCompression = true;
+      if (compression.algorithm !== "zstd") {
+        result.push(`${compression.name}=zstd`);
+      } else if (levelProblem(compression, levels)) {
+        const level = Number(compression.level);
+        result.push(Number.isInteger(level) ? `${compression.name}=zstd:${Math.min(Math.max(level, levels.minimum), levels.maximum)}` : `${compression.name}=zstd`);
+      } else {
+        result.push(option);
+      }
+    } else if (option === "atime" || option === "strictatime" || option === "relatime") {
+      continue;
+    } else {
+      result.push(option);
+    }
+  }
+  if (!hasCompression) {
+    const subvol = result.findIndex((option) => option.startsWith("subvol=") || option.startsWith("subvolid="));
+    result.splice(subvol + 1, 0, "compress=zstd");
+  }
+  if (!result.includes("noatime")) result.push("noatime");
+  return result;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+/** The zstd levels from the policy's config, falling back to the defaults for what is not set. */
+export function zstdLevelsFrom(config: { minimumZstdLevel?: number; maximumZstdLevel?: number }): ZstdLevels {
+  return {
+    minimum: config.minimumZstdLevel ?? DEFAULT_ZSTD_LEVELS.minimum,
+    maximum: config.maximumZstdLevel ?? DEFAULT_ZSTD_LEVELS.maximum,
+  };
+}
+
+/**
+ * A `fileSystems` entry as lib/nix.ts renders it: keys sorted (so `device`, `fsType`, `options` in that
+ * order), two spaces per level, one list item per line. Groups: the entry's indentation, its quoted key
+ * (the mount point), the options list.
+ */
+const RENDERED_BTRFS_ENTRY = /^( *)("(?:[^"\\]|\\.)*") = \{\n\1  device = .*;\n\1  fsType = "btrfs";\n\1  options = (\[ \]|\[\n(?:\1    .*\n)*\1  \]);\n/gm;
+
+/**
+ * Applies {@link remediateBtrfsOptions} to every BTRFS `fileSystems` entry of a rendered NixOS module, as
+ * lib/nix.ts writes it. Entries it cannot read with certainty (an option that is not a plain string) are
+ * left as they are. Returns the new text and the mount points it changed.
+ */
+export function remediateRenderedModule(text: string, levels: ZstdLevels = DEFAULT_ZSTD_LEVELS): { text: string; mountPoints: string[] } {
+  const mountPoints: string[] = [];
+  const rewritten = text.replace(RENDERED_BTRFS_ENTRY, (entry: string, indent: string, key: string, list: string) => {
+    const items = list === "[ ]" ? [] : list.split("\n").slice(1, -1).map((line) => line.trim());
+    if (!items.every((item) => /^"[^"\\$]*"$/.test(item))) return entry;
+    const options = items.map((item) => item.slice(1, -1));
+    const fixed = remediateBtrfsOptions(options, levels);
+    if (sameList(options, fixed)) return entry;
+    mountPoints.push(unquoteNix(key));
+    const rendered = `[\n${fixed.map((option) => `${indent}    "${option}"\n`).join("")}${indent}  ]`;
+    return entry.replace(`options = ${list};`, `options = ${rendered};`);
+  });
+  return { text: rewritten, mountPoints };
+}
+
+/** A double-quoted Nix string as the renderer writes it, back to its value. */
+function unquoteNix(quoted: string): string {
+  return quoted.slice(1, -1).replace(/\\(.)/g, (_: string, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c);
+}

@@ -1,0 +1,88 @@
+/** A sandbox SKYLAB with a stack aimed at it, for the end-to-end suites. */
+import { readFileSync } from "fs";
+import { readConnection, sandboxDown, sandboxSsh, sandboxUp, SandboxUpOptions } from "../../sandbox";
+import { configureSandboxStack, importGeneratedModules, PulumiResult, runPulumi, SandboxStackOptions } from "../../sandbox/stack";
+
+export class Target {
+  readonly stack: string;
+
+  constructor(readonly sandbox: string) {
+    this.stack = `sandbox-${sandbox}`;
+  }
+
+  async create(options: SandboxStackOptions & { sandbox?: SandboxUpOptions } = {}): Promise<void> {
+    await sandboxUp(this.sandbox, options.sandbox);
+    await configureSandboxStack(this.sandbox, this.stack, options);
+    await importGeneratedModules(this.sandbox);
+  }
+
+  /** Re-aims the stack with other settings (the stack's resources and state are kept). */
+  async reconfigure(options: SandboxStackOptions): Promise<void> {
+    const state = await this.pulumi(["stack", "export"]);
+    await configureSandboxStack(this.sandbox, this.stack, options);
+    await runPulumi(["stack", "import", "--stack", this.stack, "--force"], { input: state.stdout });
+  }
+
+  pulumi(args: string[], env?: NodeJS.ProcessEnv): Promise<PulumiResult> {
+    return runPulumi([...args, "--stack", this.stack], { env });
+  }
+
+  preview(...extra: string[]): Promise<PulumiResult> {
+    return this.pulumi(["preview", ...extra]);
+  }
+
+  up(...extra: string[]): Promise<PulumiResult> {
+    return this.pulumi(["up", "--yes", "--skip-preview", ...extra]);
+  }
+
+  async ssh(command: string): Promise<string> {
+    const result = await sandboxSsh(this.sandbox, command);
+    if (result.code !== 0) throw new Error(`on ${this.sandbox}: ${command}\nexit ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** Connections sshd accepted so far (the host look and every remote script each open one). */
+  acceptedConnections(): number {
+    const log = readFileSync(readConnection(this.sandbox).sshdLog, "utf8");
+    return (log.match(/Accepted publickey/g) ?? []).length;
+  }
+
+  async destroy(): Promise<void> {
+    await this.pulumi(["destroy", "--yes"]).catch(() => undefined);
+    await runPulumi(["stack", "rm", "--force", "--yes", "--stack", this.stack]).catch(() => undefined);
+    await sandboxDown(this.sandbox);
+  }
+}
+
+/** "Resources: N unchanged" and no create/update/delete/replace lines. */
+export function expectNoChanges(result: PulumiResult): void {
+  if (result.code !== 0) throw new Error(`pulumi failed:\n${result.output}`);
+  const changed = result.output.split("\n").filter((l) => /^\s*[+~-]\s+\S+:\S+/.test(l) || /(to create|to update|to delete|to replace|created|updated|deleted|replaced)$/.test(l.trim()));
+  expect(changed).toEqual([]);
+  expect(result.output).toMatch(/\d+ unchanged/);
+}
+
+export function expectSuccess(result: PulumiResult): void {
+  if (result.code !== 0) throw new Error(`pulumi failed (exit ${result.code}):\n${result.output}`);
+}
+
+/**
+ * Content of a directory tree as lines: type, path, mode, owner, size, sha256 / link target, xattrs,
+ * and hard-link groups; equal manifests mean the same data.
+ */
+export const MANIFEST_SCRIPT = `set -euo pipefail
+cd "$1"
+find . -mindepth 1 -printf '%y %p %m %U:%G %l\\n' | sort
+find . -type f -printf '%p %s %T@\\n' | sort
+find . -type f -print0 | sort -z | xargs -0 -r sha256sum
+find . -type f -links +1 -printf '%i %p\\n' | sort | awk '{g[$1]=g[$1]" "$2} END {for (i in g) print "hardlinks" g[i]}' | sort
+getfattr -R -d -m '^user\\.' --absolute-names . 2>/dev/null | grep -v '^$' || true
+`;
+
+export async function manifest(target: Target, dir: string): Promise<string> {
+  return target.ssh(`bash -c ${shellWord(MANIFEST_SCRIPT)} manifest ${shellWord(dir)}`);
+}
+
+export function shellWord(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}

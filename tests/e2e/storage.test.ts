@@ -1,0 +1,113 @@
+/**
+ * Storage converge against a sandbox SKYLAB with the real engine: the @immich subvolume, the verified
+ * migration of /var/lib/immich onto it, the mount entries, ownership, idempotence, diffs, destroy.
+ */
+import { expectNoChanges, expectSuccess, manifest, Target } from "./helpers";
+
+const target = new Target("stor1");
+let originalManifest = "";
+let systemBefore = "";
+let repoFilesBefore = "";
+
+beforeAll(async () => {
+  await target.create({ sandbox: { size: "1G" } });
+  originalManifest = await manifest(target, "/var/lib/immich");
+  // The evaluated configuration of the active system (the stand-in's store path also hashes the commit).
+  systemBefore = await target.ssh("sha256sum < /run/current-system/config.json");
+  repoFilesBefore = await target.ssh("cd /etc/nixos && git ls-files | grep -v '^modules/generated/' | xargs sha256sum");
+});
+
+afterAll(async () => {
+  await target.destroy();
+});
+
+test("before the first up, MEDIAS is mounted first without compress (the trap the program must handle)", async () => {
+  expect(await target.ssh("findmnt -no OPTIONS /mnt/medias")).not.toContain("compress");
+  expect(originalManifest.split("\n").length).toBeGreaterThan(300);
+});
+
+test("an up killed during the copy, then rerun, converges with nothing lost", async () => {
+  // A large file gives the copy a window to be killed in.
+  await target.ssh("head -c 300M /dev/urandom > '/var/lib/immich/upload/large video.mp4'");
+  originalManifest = await manifest(target, "/var/lib/immich");
+  const run = target.up();
+  let killed = false;
+  for (let i = 0; i < 200 && !killed; i++) {
+    const out = await target.ssh("pkill -9 -x rsync && echo killed || true");
+    killed = out.includes("killed");
+    if (!killed) await new Promise((r) => setTimeout(r, 100));
+  }
+  const interrupted = await run;
+  expect(killed).toBe(true);
+  expect(interrupted.code).not.toBe(0);
+  expect(interrupted.output).toContain("migration of /var/lib/immich to @immich (create) failed");
+  // Nothing moved yet: the original is where it was.
+  expect(await manifest(target, "/var/lib/immich")).toBe(originalManifest);
+
+  expectSuccess(await target.up());
+});
+
+test("the subvolume is mounted with subvol, noatime and effective zstd compression", async () => {
+  const [source, fstype, options] = (await target.ssh("findmnt -no SOURCE,FSTYPE,OPTIONS /var/lib/immich")).trim().split(/\s+/);
+  const device = (await target.ssh("readlink -f /dev/disk/by-label/MEDIAS")).trim();
+  expect(source).toBe(`${device}[/@immich]`);
+  expect(fstype).toBe("btrfs");
+  expect(options.split(",")).toEqual(expect.arrayContaining(["noatime", "subvol=/@immich"]));
+  expect(options.split(",").some((o) => o === "compress=zstd" || o.startsWith("compress=zstd:"))).toBe(true);
+  expect((await target.ssh("btrfs property get /var/lib/immich compression")).trim()).toBe("compression=zstd");
+  expect((await target.ssh("stat -c '%U:%G %a' /var/lib/immich")).trim()).toBe("immich:immich 700");
+});
+
+test("the Pictures folder is a read-only bind mount at /media/immich that immich can read", async () => {
+  const options = (await target.ssh("findmnt -no OPTIONS /media/immich")).trim().split(",");
+  expect(options).toContain("ro");
+  expect((await target.ssh("findmnt -no FSROOT /media/immich")).trim()).toBe("/@pictures/Digicam");
+  expect(await target.ssh("setpriv --reuid=immich --regid=immich --init-groups ls /media/immich | wc -l")).toBe("5\n");
+});
+
+test("every file arrived byte-identical with owners, modes, times, links and xattrs; the original is kept aside", async () => {
+  const migrated = await manifest(target, "/var/lib/immich");
+  // The mount point itself is owned by immich now; its content is what matters.
+  expect(migrated).toBe(originalManifest);
+  expect(await manifest(target, "/var/lib/immich.pre-skylab-immich")).toBe(originalManifest);
+});
+
+test("a second up reports no changes and runs nothing that modifies the host", async () => {
+  const connectionsBefore = target.acceptedConnections();
+  const result = await target.up();
+  expectNoChanges(result);
+  // The host look is the only connection: no remote script ran.
+  expect(target.acceptedConnections() - connectionsBefore).toBe(1);
+});
+
+test("preview --diff shows the exact Nix line a mount option change makes, and up applies it", async () => {
+  await target.reconfigure({ config: { storage: { mountOptions: ["noatime", "nodiratime"] } } });
+  const preview = await target.preview("--diff");
+  expectSuccess(preview);
+  // The rendered module's text diff: the one Nix line that is added to the options list.
+  expect(preview.output).toMatch(/^\s*\+\s+"nodiratime"$/m);
+  expect(preview.output).toMatch(/RemoteScript: \(update\)\s*\n\s*\[id=[^\]]*\]\s*\n\s*\[urn=[^\]]*::immich-data-mount-module-file\]/);
+  expectSuccess(await target.up());
+  expect((await target.ssh("findmnt -no OPTIONS /var/lib/immich")).split(",")).toContain("nodiratime");
+  expectNoChanges(await target.up());
+});
+
+test("destroy removes the mounts and generated modules, restores /var/lib/immich, keeps the subvolume data; a second destroy is a no-op", async () => {
+  const destroyed = await target.pulumi(["destroy", "--yes"]);
+  expectSuccess(destroyed);
+  expect(await target.ssh("findmnt -no TARGET /var/lib/immich || echo none")).toBe("none\n");
+  expect(await target.ssh("findmnt -no TARGET /media/immich || echo none")).toBe("none\n");
+  expect(await manifest(target, "/var/lib/immich")).toBe(originalManifest);
+  expect(await target.ssh("test -e /var/lib/immich.pre-skylab-immich && echo kept-aside || echo restored")).toBe("restored\n");
+  expect(await target.ssh("ls /etc/nixos/modules/generated/skylab-immich")).toBe("default.nix\n");
+  // The hand-written files are as they were; the system is the one that was active before the first up.
+  expect(await target.ssh("cd /etc/nixos && git ls-files | grep -v '^modules/generated/' | xargs sha256sum")).toBe(repoFilesBefore);
+  expect(await target.ssh("cd /etc/nixos && git status --porcelain")).toBe("");
+  expect(await target.ssh("sha256sum < /run/current-system/config.json")).toBe(systemBefore);
+  // Kept data: the subvolume and the migrated files are still on MEDIAS.
+  const kept = await target.ssh("mkdir -p /run/check && mount -o subvolid=5 /dev/disk/by-label/MEDIAS /run/check && ls /run/check/@immich/upload | wc -l; umount /run/check");
+  expect(Number(kept.trim())).toBeGreaterThan(0);
+  const again = await target.pulumi(["destroy", "--yes"]);
+  expectSuccess(again);
+  expect(again.output).not.toMatch(/\d+ deleted/);
+});

@@ -1,0 +1,116 @@
+/**
+ * The policy pack under the real engine, against a sandbox SKYLAB: mandatory violations stop preview and up
+ * before anything changes, the compliant stack passes (so the pack loaded and checked), advisories print
+ * without blocking, and the remediation, when the pack config enables it, puts noatime on the live mount.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { sandboxDown, sandboxSsh, sandboxUp } from "../../sandbox/index";
+import { configureSandboxStack, importGeneratedModules, PulumiResult, runPulumi } from "../../sandbox/stack";
+
+const SANDBOX = "pol1";
+const STACK = "sandbox-pol1";
+const BTRFS_POLICY = "skylab-storage-enforce-btrfs-mount-options";
+const PACK = ["--policy-pack", "policy"];
+
+let workDir: string;
+
+async function preview(extra: string[] = []): Promise<PulumiResult> {
+  return runPulumi(["preview", "--stack", STACK, ...PACK, ...extra]);
+}
+
+async function host(command: string): Promise<string> {
+  const result = await sandboxSsh(SANDBOX, command);
+  if (result.code !== 0) throw new Error(`${command} failed on the sandbox: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** What `up` would have changed first: the subvolume, the generated modules and the mount. */
+async function untouched(): Promise<string> {
+  return host(
+    "btrfs subvolume list /mnt/medias | grep -c '@immich$' || true; " +
+      "test -e /etc/nixos/modules/generated/skylab-immich && echo generated || echo no-generated; " +
+      "findmnt -no OPTIONS /var/lib/immich || echo not-mounted",
+  );
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(path.join(tmpdir(), "skylab-policy-"));
+  await sandboxUp(SANDBOX);
+  await importGeneratedModules(SANDBOX);
+});
+
+afterAll(async () => {
+  try {
+    await runPulumi(["destroy", "--yes", "--stack", STACK]);
+    await runPulumi(["stack", "rm", "--force", "--yes", "--stack", STACK]);
+  } finally {
+    await sandboxDown(SANDBOX);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+});
+
+describe("policy pack under the real engine", () => {
+  test("the compliant stack previews with the pack and no violation", async () => {
+    await configureSandboxStack(SANDBOX, STACK);
+    const result = await preview();
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("✅ skylab-immich@v0.1.0 (local: policy)");
+    expect(result.output).not.toMatch(/\[(mandatory|advisory|remediate)\]/);
+  });
+
+  test("a data mount without noatime fails preview and up, naming the resource and the policy, and nothing changes", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { storage: { mountOptions: [] } } });
+    const before = await untouched();
+    expect(before).toBe("0\nno-generated\nnot-mounted\n");
+
+    const result = await preview();
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`[mandatory]  ${BTRFS_POLICY}  (skylab:storage:FileSystemMount: immich-data-mount)`);
+    expect(result.output).toContain(
+      'BTRFS mount /var/lib/immich of FileSystemMount "immich-data-mount" lacks "noatime": add "noatime" to its options (stack config `storage.mountOptions`).',
+    );
+    expect(result.output).toContain(`[mandatory]  ${BTRFS_POLICY}  (skylab:nixos:NixModuleFile: immich-data-mount-module)`);
+
+    const up = await runPulumi(["up", "--yes", "--stack", STACK, ...PACK]);
+    expect(up.code).not.toBe(0);
+    expect(up.output).toContain(`[mandatory]  ${BTRFS_POLICY}  (skylab:storage:FileSystemMount: immich-data-mount)`);
+    expect(await untouched()).toBe(before);
+  });
+
+  test("compression lzo fails preview, naming the resource and the policy", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { storage: { compression: "lzo" } } });
+    const result = await preview();
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`[mandatory]  ${BTRFS_POLICY}  (skylab:storage:FileSystemMount: immich-data-mount)`);
+    expect(result.output).toContain(
+      'BTRFS mount /var/lib/immich of FileSystemMount "immich-data-mount" has "compress=lzo", which compresses with lzo instead of zstd: replace it with "compress=zstd" (stack config `storage.compression`).',
+    );
+  });
+
+  test("an advisory violation (a 10M upload limit) prints but does not block", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { nginx: { clientMaxBodySize: "10M" } } });
+    const result = await preview();
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("[advisory]  skylab-web-require-large-upload-size  (skylab:web:NginxVhost: immich-vhost)");
+    expect(result.output).toContain(
+      'NginxVhost "immich-vhost" (immich.skylab.local) sets client_max_body_size to "10M", below 50000M: set `clientMaxBodySize` to "50000M" or more (stack config `nginx.clientMaxBodySize`).',
+    );
+    expect(result.output).not.toContain("[mandatory]");
+  });
+
+  test("with the btrfs policy set to remediate, up on a stack without noatime mounts the data with noatime", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { storage: { mountOptions: [] } } });
+    const packConfig = path.join(workDir, "remediate.json");
+    writeFileSync(packConfig, JSON.stringify({ [BTRFS_POLICY]: "remediate" }));
+    expect(await untouched()).toBe("0\nno-generated\nnot-mounted\n");
+
+    const up = await runPulumi(["up", "--yes", "--stack", STACK, ...PACK, "--policy-pack-config", packConfig]);
+    expect(up.code).toBe(0);
+    expect(up.output).toContain(`[remediate]  ${BTRFS_POLICY}  (4 resources)`);
+    const live = (await host("findmnt -no OPTIONS /var/lib/immich")).trim().split(",");
+    expect(live).toContain("noatime");
+    expect(await host("grep -c '\"noatime\"' /etc/nixos/modules/generated/skylab-immich/storage-var-lib-immich.nix")).toBe("1\n");
+  });
+});
