@@ -1,0 +1,109 @@
+/**
+ * Pulumi mocks for component tests: every registered resource is recorded with its exact type, name,
+ * inputs and URN (whose type chain names the parent's type), and anything the tests did not expect
+ * throws: an unknown resource type, or any provider function call.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const REMOTE_SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
+export const NIX_MODULE_FILE = "skylab:nixos:NixModuleFile";
+
+/** The connection every component test passes, with the private key as a Pulumi secret (as index.ts does). */
+export const CONNECTION_PLAIN = {
+  host: "192.168.1.20",
+  port: 22,
+  user: "root",
+  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey",
+  privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST\n-----END OPENSSH PRIVATE KEY-----\n",
+  become: "none" as const,
+};
+
+export interface Recorded {
+  type: string;
+  name: string;
+  /** Inputs as the engine receives them, without the dynamic provider's serialized `__provider`. */
+  inputs: Record<string, any>;
+  custom: boolean;
+  /** Filled in by `settle()`: the mock monitor's URN (`…::parentType$type::name`). */
+  urn?: string;
+}
+
+export interface MockRecorder {
+  resources: Recorded[];
+  /** Waits until every registration has reached the mocks, then fills in each resource's URN. */
+  settle(): Promise<Recorded[]>;
+  /** The one recorded resource named `name`; throws when there is none or more than one. */
+  byName(name: string): Recorded;
+}
+
+/** How a secret value looks in mock inputs (the RPC encoding: the SDK marks it, the engine keeps it secret). */
+export function secretValue(value: unknown): Record<string, unknown> {
+  return { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value };
+}
+
+/**
+ * Installs mocks that accept only `allowedTypes`. `stateFor` may add outputs to a resource's state
+ * (e.g. a RemoteScript's `stdout`); by default the state is the inputs.
+ */
+export function installMocks(
+  allowedTypes: string[],
+  stateFor: (type: string, name: string, inputs: Record<string, any>) => Record<string, any> = (_t, _n, inputs) => inputs,
+): MockRecorder {
+  const resources: Recorded[] = [];
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        if (!allowedTypes.includes(args.type)) {
+          throw new Error(`unmocked resource type ${args.type} (${args.name})`);
+        }
+        const { __provider: provider, ...inputs } = args.inputs as Record<string, any>;
+        if (args.type === REMOTE_SCRIPT && typeof provider !== "string") {
+          throw new Error(`dynamic resource ${args.name} has no serialized provider`);
+        }
+        resources.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false });
+        return { id: args.custom ? `${args.name}-id` : undefined, state: stateFor(args.type, args.name, inputs) };
+      },
+      call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+        throw new Error(`unexpected provider function call ${args.token}`);
+      },
+    },
+    "skylab-immich",
+    "test",
+    false,
+  );
+
+  const settle = async (): Promise<Recorded[]> => {
+    // Registrations are RPCs; the runtime's own queue tells when they are all done (not in the typings).
+    const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
+    await runtime.waitForRPCs();
+    const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+    const urns = [...monitor.getRegisteredResources().keys()];
+    for (const resource of resources) {
+      const matches = urns.filter((urn) => {
+        const [, , typeChain, name] = urn.split("::");
+        return name === resource.name && typeChain.split("$").pop() === resource.type;
+      });
+      if (matches.length !== 1) throw new Error(`expected one URN for ${resource.type} ${resource.name}, found ${matches.length}`);
+      resource.urn = matches[0];
+    }
+    return resources;
+  };
+
+  const byName = (name: string): Recorded => {
+    const found = resources.filter((r) => r.name === name);
+    if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+    return found[0];
+  };
+
+  return { resources, settle, byName };
+}
+
+/** The URN a resource gets from the mock monitor, given its parent's type (or none for a root resource). */
+export function urnOf(type: string, name: string, parentType?: string): string {
+  return `urn:pulumi:test::skylab-immich::${parentType ? `${parentType}$` : ""}${type}::${name}`;
+}
+
+/** Resolves an output's value (undefined when unknown) so tests can assert on it. */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)));
+}

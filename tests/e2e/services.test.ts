@@ -1,0 +1,178 @@
+/**
+ * Services converge with the real engine: the sops secret, nginx vhost and Immich module, the apply step
+ * with verification, its rollbacks under injected failures, the poison-secret search, and destroy.
+ */
+import { execFileSync } from "child_process";
+import { readFileSync } from "fs";
+import { readConnection } from "../../sandbox";
+import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
+
+// Quotes, `$` and a backtick: it must reach sops intact and leak nowhere.
+const POISON = "Pz9-poison'\"$HOME`id`-7f3a1c";
+const target = new Target("svc1");
+const extract = `SOPS_DISABLE_VERSION_CHECK=true SOPS_AGE_KEY_FILE=/var/lib/sops-nix/key.txt sops decrypt --extract '["immich"]["db_password"]' /etc/nixos/secrets/secrets.yaml`;
+let secretsFileBefore = "";
+let generationsBefore = 0;
+const outputs: string[] = [];
+const processLines = new Set<string>();
+let sampler: NodeJS.Timeout | undefined;
+
+/** Every command line on this machine (the sandbox shares its process list), sampled while pulumi runs. */
+function startSampling(): void {
+  sampler = setInterval(() => {
+    try {
+      for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n")) processLines.add(line);
+    } catch {
+      // ps raced with an exiting process: the next sample covers it.
+    }
+  }, 40);
+}
+
+async function state(): Promise<{ system: string; head: string; mounts: string }> {
+  return {
+    system: (await target.ssh("readlink -f /run/current-system")).trim(),
+    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
+    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
+  };
+}
+
+async function record<T extends { output: string }>(run: Promise<T>): Promise<T> {
+  const result = await run;
+  outputs.push(result.output);
+  return result;
+}
+
+beforeAll(async () => {
+  await target.create({ dbPassword: POISON });
+  secretsFileBefore = await target.ssh("sha256sum < /etc/nixos/secrets/secrets.yaml");
+  generationsBefore = Number((await target.ssh("ls /nix/var/nix/profiles | grep -c '^system-.*-link$'")).trim());
+  startSampling();
+});
+
+afterAll(async () => {
+  if (sampler) clearInterval(sampler);
+  await target.destroy();
+});
+
+test("up converges: the secret decrypts on the host, the modules evaluate, a generation is added, verification passes", async () => {
+  expectSuccess(await record(target.up()));
+  expect(await target.ssh(extract)).toBe(POISON);
+  expect(await target.ssh("cat /run/secrets/immich/db_password")).toBe(POISON);
+  expect(await target.ssh("stat -c '%U:%G %a' /run/secrets/immich/db_password")).toBe("immich:immich 400\n");
+  expect(await target.ssh("cat /run/secrets/rendered/immich.env")).toBe(`DB_PASSWORD=${POISON}\n`);
+  const files = (await target.ssh("ls /etc/nixos/modules/generated/skylab-immich")).trim().split("\n");
+  expect(files).toEqual(["default.nix", "immich.nix", "nginx.nix", "secrets.nix", "storage-media-immich.nix", "storage-var-lib-immich.nix"]);
+  for (const file of files) {
+    await target.ssh(`nix-instantiate --parse /etc/nixos/modules/generated/skylab-immich/${file} >/dev/null`);
+  }
+  const generations = Number((await target.ssh("ls /nix/var/nix/profiles | grep -c '^system-.*-link$'")).trim());
+  expect(generations).toBe(generationsBefore + 1);
+  const report = JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as { check: string; status: string; detail: string }[];
+  expect(report.length).toBe(10);
+  expect(report.filter((r) => r.status === "fail")).toEqual([]);
+  expect(report.filter((r) => r.status === "pass").map((r) => r.check)).toEqual(["mount", "owner", "mount", "readable-by", "secret"]);
+  for (const r of report.filter((r) => r.status === "not-applicable")) {
+    expect(r.detail).toContain("systemd is not running on this host (the sandbox stands in for NixOS)");
+  }
+});
+
+test("a second up changes nothing", async () => {
+  expectNoChanges(await record(target.up()));
+});
+
+test("the stand-in failing activation: the host and the repo return to their previous state, then a plain up converges", async () => {
+  const before = await state();
+  await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "60000M" } } });
+  await target.ssh("mkdir -p /etc/nixos-rebuild-standin && touch /etc/nixos-rebuild-standin/fail-next-activation");
+  const failed = await record(target.up());
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("activation failed (nixos-rebuild test); the host was restored");
+  expect(await state()).toEqual(before);
+  expectSuccess(await record(target.up()));
+  expect(await target.ssh("grep -c 'client_max_body_size 60000M' /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("1\n");
+});
+
+test("a failing verification check rolls back, then a plain up converges", async () => {
+  const before = await state();
+  await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "70000M" } } });
+  await target.ssh("chmod 0700 /home/zipang/Pictures/Digicam");
+  const failed = await record(target.up());
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("verification failed");
+  expect(failed.output).toContain('"check":"readable-by","target":"/media/immich","status":"fail"');
+  expect(failed.output).toContain("the host was restored");
+  expect(await state()).toEqual(before);
+  await target.ssh("chmod 0755 /home/zipang/Pictures/Digicam");
+  expectSuccess(await record(target.up()));
+});
+
+test("the SSH connection cut during activation: the host rolls itself back when no confirmation comes", async () => {
+  const before = await state();
+  await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "80000M" } } });
+  await target.ssh("echo 12 > /etc/nixos-rebuild-standin/delay-next-activation");
+  const conn = readConnection(target.sandbox);
+  const hostInterface = execFileSync("ip", ["-o", "-4", "addr", "show", "to", conn.hostAddress], { encoding: "utf8" }).split(/\s+/)[1];
+  const running = record(target.up());
+  let activating = false;
+  for (let i = 0; i < 150 && !activating; i++) {
+    const status = await target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort | uniq | tr '\\n' ' '");
+    activating = status.includes("activating");
+    if (!activating) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(activating).toBe(true);
+  execFileSync("ip", ["link", "set", hostInterface, "down"]);
+  let failed;
+  try {
+    failed = await running;
+  } finally {
+    execFileSync("ip", ["link", "set", hostInterface, "up"]);
+  }
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("was lost while the change was being applied; it is not confirmed, so the host rolls itself back");
+  let rolledBack = false;
+  for (let i = 0; i < 90 && !rolledBack; i++) {
+    rolledBack = (await target.ssh("grep -l rolled-back /var/lib/skylab-immich/apply/status-* 2>/dev/null || true")).trim() !== "";
+    if (!rolledBack) await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(rolledBack).toBe(true);
+  expect(await target.ssh("cat /var/lib/skylab-immich/apply/result-* | grep -c 'no confirmation from the deployer within 20s'")).toBe("1\n");
+  expect(await state()).toEqual(before);
+  expectSuccess(await record(target.up()));
+  expectNoChanges(await record(target.up()));
+}, 300_000);
+
+test("poison: the password is nowhere in the state export, the engine output, the command lines, or the host's files", async () => {
+  const exported = (await target.pulumi(["stack", "export"])).stdout;
+  const revealed = (await target.pulumi(["stack", "export", "--show-secrets"])).stdout;
+  // Positive control: the same search finds it where the state holds it encrypted.
+  expect(revealed).toContain("Pz9-poison");
+  expect(exported).not.toContain("Pz9-poison");
+  expect(outputs.length).toBeGreaterThanOrEqual(8);
+  for (const output of outputs) expect(output).not.toContain("Pz9-poison");
+
+  // Command lines: positive control with a process of our own carrying the marker.
+  execFileSync("bash", ["-c", "sleep 0.5 & wait", "Pz9-poison-control"]);
+  await new Promise((r) => setTimeout(r, 100));
+  const leaked = [...processLines].filter((l) => l.includes("Pz9-poison") && !l.includes("Pz9-poison-control"));
+  expect(leaked).toEqual([]);
+
+  // Files: everything the sandbox wrote to disk (its overlay's upper layer) and its /run.
+  const upper = `${readConnection(target.sandbox).stateDir}`;
+  const onDisk = execFileSync("bash", ["-c", `grep -rlF -- ${shellWord("Pz9-poison")} ${shellWord(upper)} || true`], { encoding: "utf8" }).trim();
+  expect(onDisk).toBe("");
+  await target.ssh("echo Pz9-poison > /root/planted");
+  const control = execFileSync("bash", ["-c", `grep -rlF -- ${shellWord("Pz9-poison")} ${shellWord(upper)} || true`], { encoding: "utf8" }).trim();
+  expect(control).toMatch(/\/root\/planted$/);
+  await target.ssh("rm /root/planted");
+  // In /run only the two files sops-nix renders for Immich hold it (that is their purpose).
+  const inRun = (await target.ssh(`grep -rlF -- ${shellWord("Pz9-poison")} /run 2>/dev/null | sort || true`)).trim().split("\n");
+  expect(inRun).toEqual(["/run/secrets/immich/db_password", "/run/secrets/rendered/immich.env"]);
+});
+
+test("destroy leaves the host as before the first up, apart from kept data", async () => {
+  expectSuccess(await target.pulumi(["destroy", "--yes"]));
+  expect(await target.ssh("sha256sum < /etc/nixos/secrets/secrets.yaml")).toBe(secretsFileBefore);
+  expect((await target.ssh(`${extract} >/dev/null 2>&1 && echo present || echo absent`)).trim()).toBe("absent");
+  expect(await target.ssh("ls /run/secrets/immich 2>/dev/null | wc -l")).toBe("0\n");
+  expect(readFileSync(readConnection(target.sandbox).sshdLog, "utf8")).toContain("Accepted publickey");
+});

@@ -1,0 +1,247 @@
+import {
+  ExpectedMount,
+  IN_SYNC,
+  moduleFileDrift,
+  mountMismatch,
+  mountsDrift,
+  PreflightInput,
+  preflightProblems,
+  sopsKeyDrift,
+  subvolumeDrift,
+} from "../../lib/drift";
+import type { HostFacts, MountFact } from "../../lib/hostFacts";
+
+/** A host that is ready and converged: every look succeeded and found what `up` left. */
+function readyHost(): HostFacts {
+  return {
+    medias: {
+      label: "MEDIAS",
+      device: "/dev/sdb1",
+      fstype: "btrfs",
+      freeBytes: 1_000_000,
+      subvolumes: { "@immich": { compression: "zstd" } },
+    },
+    mounts: {
+      "/var/lib/immich": { source: "/dev/sdb1[/@immich]", fstype: "btrfs", options: "rw,noatime,compress=zstd:3,ssd,space_cache=v2,subvolid=256,subvol=/@immich", fsroot: "/@immich" },
+      "/media/immich": { source: "/dev/sda2[/home/zipang/Pictures/Digicam]", fstype: "ext4", options: "ro,relatime", fsroot: "/home/zipang/Pictures/Digicam" },
+    },
+    repo: {
+      isGit: true,
+      head: "0123abc",
+      importsGenerated: true,
+      files: { "modules/generated/skylab-immich/immich.nix": "a".repeat(64) },
+      sopsKeys: { "immich/db_password": true },
+    },
+    system: { current: "/nix/store/aaa-nixos-system", profile: "/nix/store/aaa-nixos-system" },
+    migration: { done: true, sourceBytes: null },
+    tools: { btrfs: "/run/current-system/sw/bin/btrfs", rsync: "/run/current-system/sw/bin/rsync" },
+  };
+}
+
+describe("subvolumeDrift", () => {
+  test.each<[string, HostFacts["medias"]["subvolumes"], string, string]>([
+    ["present with the algorithm", { "@immich": { compression: "zstd" } }, "zstd", IN_SYNC],
+    ["a level in the config compares by algorithm only", { "@immich": { compression: "zstd" } }, "zstd:3", IN_SYNC],
+    ["filesystem not readable: preflight reports it", undefined, "zstd", IN_SYNC],
+    ["missing", { "@immich": null }, "zstd", "subvolume @immich is missing on MEDIAS"],
+    ["property cleared", { "@immich": { compression: null } }, "zstd", "compression property of @immich is unset, expected zstd"],
+    ["other algorithm", { "@immich": { compression: "lzo" } }, "zstd:3", "compression property of @immich is lzo, expected zstd"],
+  ])("%s", (_name, subvolumes, compression, expected) => {
+    const facts = readyHost();
+    facts.medias.subvolumes = subvolumes;
+    expect(subvolumeDrift(facts, "@immich", compression)).toBe(expected);
+  });
+
+  test("a subvolume the look did not report is treated as not looked at", () => {
+    expect(subvolumeDrift(readyHost(), "@other", "zstd")).toBe(IN_SYNC);
+  });
+});
+
+describe("moduleFileDrift", () => {
+  const path = "modules/generated/skylab-immich/immich.nix";
+  test.each<[string, Record<string, string | null> | undefined, string]>([
+    ["identical", { [path]: "a".repeat(64) }, IN_SYNC],
+    ["repo not readable", undefined, IN_SYNC],
+    ["deleted", { [path]: null }, `${path} was deleted on the host`],
+    ["edited", { [path]: "b".repeat(64) }, `${path} was edited on the host`],
+  ])("%s", (_name, files, expected) => {
+    const facts = readyHost();
+    facts.repo.files = files;
+    expect(moduleFileDrift(facts, path, "a".repeat(64))).toBe(expected);
+  });
+});
+
+describe("sopsKeyDrift", () => {
+  test.each<[string, Record<string, boolean> | undefined, string]>([
+    ["present", { "immich/db_password": true }, IN_SYNC],
+    ["sops file not readable", undefined, IN_SYNC],
+    ["missing (e.g. after a rollback of the repo)", { "immich/db_password": false }, "immich/db_password is missing from secrets/secrets.yaml"],
+  ])("%s", (_name, sopsKeys, expected) => {
+    const facts = readyHost();
+    facts.repo.sopsKeys = sopsKeys;
+    expect(sopsKeyDrift(facts, "secrets/secrets.yaml", "immich/db_password")).toBe(expected);
+  });
+});
+
+describe("mountMismatch", () => {
+  const btrfs = (options: string, fsroot = "/@immich"): MountFact => ({ source: "/dev/sdb1", fstype: "btrfs", options, fsroot });
+  const data = (options: string[]): ExpectedMount => ({ mountPoint: "/var/lib/immich", options });
+
+  test.each<[string, MountFact | null | undefined, ExpectedMount, string | undefined]>([
+    ["compress=zstd declared, live compress=zstd:3", btrfs("rw,noatime,compress=zstd:3,subvol=/@immich"), data(["subvol=@immich", "compress=zstd", "noatime"]), undefined],
+    ["compress=zstd:3 declared, live compress=zstd:3", btrfs("rw,noatime,compress=zstd:3"), data(["compress=zstd:3", "noatime"]), undefined],
+    [
+      "compress=zstd:3 declared, live compress=zstd:1",
+      btrfs("rw,noatime,compress=zstd:1"), data(["compress=zstd:3"]),
+      "/var/lib/immich is mounted without compress=zstd:3 (live options: rw,noatime,compress=zstd:1)",
+    ],
+    [
+      "compress=zstd declared, live compress=zlib:3",
+      btrfs("rw,compress=zlib:3"), data(["compress=zstd"]),
+      "/var/lib/immich is mounted without compress=zstd (live options: rw,compress=zlib:3)",
+    ],
+    [
+      "compress=zstd declared, no compression live",
+      btrfs("rw,noatime"), data(["compress=zstd"]),
+      "/var/lib/immich is mounted without compress=zstd (live options: rw,noatime)",
+    ],
+    [
+      "compress=zstd declared, live compress-force=zstd:3 is another option",
+      btrfs("rw,compress-force=zstd:3"), data(["compress=zstd"]),
+      "/var/lib/immich is mounted without compress=zstd (live options: rw,compress-force=zstd:3)",
+    ],
+    ["compress-force=zstd declared, live compress-force=zstd:3", btrfs("rw,compress-force=zstd:3"), data(["compress-force=zstd"]), undefined],
+    [
+      "missing noatime",
+      btrfs("rw,relatime,compress=zstd:3"), data(["compress=zstd", "noatime"]),
+      "/var/lib/immich is mounted without noatime (live options: rw,relatime,compress=zstd:3)",
+    ],
+    [
+      "wrong subvolume (fsroot)",
+      btrfs("rw,noatime", "/@other"), data(["subvol=@immich", "noatime"]),
+      "/var/lib/immich is mounted from /@other, expected subvolume /@immich",
+    ],
+    ["subvol given with a leading slash", btrfs("rw", "/@immich"), data(["subvol=/@immich"]), undefined],
+    ["not mounted (null)", null, data(["noatime"]), "/var/lib/immich is not mounted"],
+    ["not mounted (absent)", undefined, data(["noatime"]), "/var/lib/immich is not mounted"],
+    ["bind and defaults are not visible once mounted and are ignored", btrfs("ro,relatime", "/pics"), data(["bind", "defaults", "ro"]), undefined],
+    [
+      "ro required but mounted rw",
+      btrfs("rw,relatime", "/pics"), data(["bind", "ro"]),
+      "/var/lib/immich is mounted without ro (live options: rw,relatime)",
+    ],
+    [
+      "an option is matched whole, not as a prefix",
+      btrfs("rw,noatime_x"), data(["noatime"]),
+      "/var/lib/immich is mounted without noatime (live options: rw,noatime_x)",
+    ],
+    [
+      "the first mismatch is reported",
+      btrfs("rw,relatime", "/@other"), data(["subvol=@immich", "noatime"]),
+      "/var/lib/immich is mounted from /@other, expected subvolume /@immich",
+    ],
+  ])("%s", (_name, found, expected, reason) => {
+    expect(mountMismatch(found, expected)).toBe(reason);
+  });
+});
+
+describe("mountsDrift", () => {
+  const expected: ExpectedMount[] = [
+    { mountPoint: "/var/lib/immich", options: ["subvol=@immich", "compress=zstd", "noatime"] },
+    { mountPoint: "/media/immich", options: ["bind", "ro"] },
+  ];
+
+  test("every mount as declared: in-sync", () => {
+    expect(mountsDrift(readyHost(), expected)).toBe(IN_SYNC);
+  });
+
+  test("every reason, in declaration order, joined with '; '", () => {
+    const facts = readyHost();
+    facts.mounts["/var/lib/immich"] = null;
+    facts.mounts["/media/immich"] = { ...facts.mounts["/media/immich"]!, options: "rw,relatime" };
+    expect(mountsDrift(facts, expected)).toBe(
+      "/var/lib/immich is not mounted; /media/immich is mounted without ro (live options: rw,relatime)",
+    );
+  });
+});
+
+describe("preflightProblems", () => {
+  const input: PreflightInput = {
+    mediasLabel: "MEDIAS",
+    configRepo: "/etc/nixos",
+    importPath: "modules/generated/skylab-immich",
+    requiredTools: ["btrfs", "rsync"],
+    host: "192.168.1.20",
+  };
+
+  test("a ready host has no problems", () => {
+    expect(preflightProblems(readyHost(), input)).toStrictEqual([]);
+  });
+
+  test.each<[string, (facts: HostFacts) => void, string[]]>([
+    [
+      "no filesystem with the label",
+      (f) => { f.medias.device = null; },
+      ["no filesystem labelled MEDIAS on 192.168.1.20: plug in the drive, or set `storage.mediasLabel` to the label `btrfs filesystem show` prints"],
+    ],
+    [
+      "the label is on another filesystem type",
+      (f) => { f.medias.fstype = "ext4"; },
+      ["the filesystem labelled MEDIAS (/dev/sdb1) is ext4, not btrfs"],
+    ],
+    [
+      "a tool is missing",
+      (f) => { f.tools.rsync = null; },
+      ["`rsync` is not installed on 192.168.1.20: add it to environment.systemPackages"],
+    ],
+    [
+      "a tool absent from the report counts as missing",
+      (f) => { delete f.tools.btrfs; },
+      ["`btrfs` is not installed on 192.168.1.20: add it to environment.systemPackages"],
+    ],
+    [
+      "the config repo is not a git repository",
+      (f) => { f.repo = { isGit: false }; },
+      ["/etc/nixos on 192.168.1.20 is not a git repository: set `nixos.configRepo` to your NixOS configuration checkout"],
+    ],
+    [
+      "the generated folder is not imported",
+      (f) => { f.repo.importsGenerated = false; },
+      [
+        "/etc/nixos does not import the generated modules: add `./modules/generated/skylab-immich` to the `imports` " +
+          "of configuration.nix (or your flake's module list), commit it, and run again",
+      ],
+    ],
+    [
+      "not enough space for the migration",
+      (f) => { f.migration = { done: false, sourceBytes: 2_000_000 }; },
+      ["not enough space on MEDIAS for the migration: 2000000 bytes to copy, 1000000 free"],
+    ],
+    [
+      "several problems at once, in order",
+      (f) => { f.medias.device = null; f.tools.btrfs = null; f.repo.importsGenerated = false; },
+      [
+        "no filesystem labelled MEDIAS on 192.168.1.20: plug in the drive, or set `storage.mediasLabel` to the label `btrfs filesystem show` prints",
+        "`btrfs` is not installed on 192.168.1.20: add it to environment.systemPackages",
+        "/etc/nixos does not import the generated modules: add `./modules/generated/skylab-immich` to the `imports` " +
+          "of configuration.nix (or your flake's module list), commit it, and run again",
+      ],
+    ],
+  ])("%s", (_name, change, expected) => {
+    const facts = readyHost();
+    change(facts);
+    expect(preflightProblems(facts, input)).toStrictEqual(expected);
+  });
+
+  test.each<[string, (facts: HostFacts) => void]>([
+    ["the migration already done does not need space", (f) => { f.migration = { done: true, sourceBytes: 2_000_000 }; }],
+    ["exactly enough space", (f) => { f.migration = { done: false, sourceBytes: 1_000_000 }; }],
+    ["nothing to migrate", (f) => { f.migration = { done: false, sourceBytes: null }; }],
+    ["free space unknown", (f) => { f.migration = { done: false, sourceBytes: 2_000_000 }; delete f.medias.freeBytes; }],
+    ["unknown import state is not a problem", (f) => { delete f.repo.importsGenerated; }],
+  ])("no problem: %s", (_name, change) => {
+    const facts = readyHost();
+    change(facts);
+    expect(preflightProblems(facts, input)).toStrictEqual([]);
+  });
+});
