@@ -8,17 +8,10 @@ import { FileSystemMount } from "./components/FileSystemMount";
 import { ImmichModule } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply, VerificationCheck } from "./components/NixosApply";
-import { sha256 } from "./components/NixModuleFile";
 import { SopsSecret } from "./components/SopsSecret";
 import { readStack } from "./lib/stack";
-import { IN_SYNC, moduleFileDrift, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
+import { IN_SYNC, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
-import { renderModule } from "./lib/nix";
-import { bindMountModule } from "./components/BindMount";
-import { fileSystemModule } from "./components/FileSystemMount";
-import { immichModule } from "./components/ImmichModule";
-import { nginxVhostModule } from "./components/NginxVhost";
-import { sopsSecretModule } from "./components/SopsSecret";
 
 export = async () => {
   const { config, privateKey, dbPassword, connection } = readStack(new pulumi.Config());
@@ -37,23 +30,6 @@ export = async () => {
   const device = `/dev/disk/by-label/${storage.mediasLabel}`;
   const envTemplate = { name: "immich.env", variable: "DB_PASSWORD" };
   const ownership = { user: immich.user, group: immich.group, mode: "0700" };
-
-  // The rendered modules, known before anything runs: the host look compares them with the host's files.
-  const bodies = {
-    storage: fileSystemModule({ mountPoint: storage.mountPoint, device, fsType: "btrfs", options: dataMountOptions, ownership }),
-    pictures: bindMountModule({ source: pictures.source, mountPoint: pictures.mountPoint }),
-    secrets: sopsSecretModule({ key: secrets.dbPasswordKey, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"], envTemplate }),
-    nginx: nginxVhostModule({ hostName: nginx.hostName, upstreamHost: immich.host, upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize }),
-    immich: immichModule({
-      host: immich.host, port: immich.port, mediaLocation: storage.mountPoint, user: immich.user, group: immich.group,
-      machineLearning: immich.machineLearning, databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name,
-      publicProxy: immich.publicProxy,
-    }),
-  };
-  const generators = { storage: "FileSystemMount", pictures: "BindMount", secrets: "SopsSecret", nginx: "NginxVhost", immich: "ImmichModule" };
-  const digests = Object.fromEntries(
-    Object.entries(bodies).map(([key, body]) => [key, sha256(renderModule({ generator: generators[key as keyof typeof bodies], body }))]),
-  ) as Record<keyof typeof bodies, string>;
 
   const checks: VerificationCheck[] = [
     { kind: "mount", mountPoint: storage.mountPoint, options: dataMountOptions },
@@ -92,7 +68,8 @@ export = async () => {
     }
   }
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
-  const fileDrift = (key: keyof typeof files) => drift((f) => moduleFileDrift(f, files[key], digests[key]));
+  // The file as found on the host; the module's script compares it with what it is about to write.
+  const hostSha256 = (key: keyof typeof files) => (facts ? facts.repo.files?.[files[key]] : undefined);
   const conn = { ...connection, privateKey };
   const repo = nixos.configRepo;
 
@@ -106,26 +83,26 @@ export = async () => {
   }, { dependsOn: [subvolume] });
   const dataMount = new FileSystemMount("immich-data-mount", {
     connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint, device, fsType: "btrfs",
-    options: dataMountOptions, ownership, drift: fileDrift("storage"),
+    options: dataMountOptions, ownership, hostSha256: hostSha256("storage"),
   }, { dependsOn: [migration] });
   const picturesMount = new BindMount("pictures-bind-mount", {
     connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,
-    drift: fileDrift("pictures"),
+    hostSha256: hostSha256("pictures"),
   });
   const dbSecret = new SopsSecret("immich-db-password", {
     connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
     ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"],
-    envTemplate, modulePath: files.secrets, stateDir, drift: fileDrift("secrets"),
+    envTemplate, modulePath: files.secrets, stateDir, hostSha256: hostSha256("secrets"),
     valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
   });
   const vhost = new NginxVhost("immich-vhost", {
     connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
-    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, drift: fileDrift("nginx"),
+    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, hostSha256: hostSha256("nginx"),
   });
   const immichService = new ImmichModule("immich", {
     connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
     mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
-    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, drift: fileDrift("immich"),
+    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, hostSha256: hostSha256("immich"),
   });
 
   const modules = [dataMount.module, picturesMount.module, dbSecret.module, vhost.module, immichService.module];

@@ -14,7 +14,8 @@ export interface BindMountArgs {
   mountPoint: string;
   /** Default true: Immich's External Library only reads. */
   readOnly?: boolean;
-  drift?: pulumi.Input<string>;
+  /** sha256 of the generated module on the host as the host look found it (null: absent). */
+  hostSha256?: string | null;
 }
 
 /** A bind mount of an existing folder (the Pictures folder, for Immich's External Library). */
@@ -31,7 +32,7 @@ export class BindMount extends pulumi.ComponentResource {
         path: args.modulePath,
         generator: "BindMount",
         body: bindMountModule(args),
-        drift: args.drift,
+        hostSha256: args.hostSha256,
       },
       { parent: this },
     );

@@ -26,7 +26,8 @@ export interface FileSystemMountArgs {
   options: string[];
   /** Owner and mode of the mounted directory, as a systemd.tmpfiles rule. Default: left alone. */
   ownership?: DirectoryOwnership;
-  drift?: pulumi.Input<string>;
+  /** sha256 of the generated module on the host as the host look found it (null: absent). */
+  hostSha256?: string | null;
 }
 
 /** The NixOS `fileSystems` entry (fstab line) for one mount, in a module the program owns. */
@@ -43,7 +44,7 @@ export class FileSystemMount extends pulumi.ComponentResource {
         path: args.modulePath,
         generator: "FileSystemMount",
         body: fileSystemModule(args),
-        drift: args.drift,
+        hostSha256: args.hostSha256,
       },
       { parent: this },
     );

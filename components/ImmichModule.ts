@@ -21,7 +21,8 @@ export interface ImmichModuleArgs {
   /** Name of the sops-nix template holding `DB_PASSWORD=...` (see SopsSecret); omitted: no secretsFile. */
   secretsTemplate?: string;
   publicProxy: { enabled: boolean; port: number };
-  drift?: pulumi.Input<string>;
+  /** sha256 of the generated module on the host as the host look found it (null: absent). */
+  hostSha256?: string | null;
 }
 
 /** services.immich (and optionally services.immich-public-proxy), its user and group. */
@@ -38,7 +39,7 @@ export class ImmichModule extends pulumi.ComponentResource {
         path: args.modulePath,
         generator: "ImmichModule",
         body: immichModule(args),
-        drift: args.drift,
+        hostSha256: args.hostSha256,
       },
       { parent: this },
     );

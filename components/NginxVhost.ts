@@ -15,7 +15,8 @@ export interface NginxVhostArgs {
   upstreamPort: number;
   /** Immich's guidance: "50000M" (the NixOS default 10m breaks uploads). */
   clientMaxBodySize: string;
-  drift?: pulumi.Input<string>;
+  /** sha256 of the generated module on the host as the host look found it (null: absent). */
+  hostSha256?: string | null;
 }
 
 /** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
@@ -32,7 +33,7 @@ export class NginxVhost extends pulumi.ComponentResource {
         path: args.modulePath,
         generator: "NginxVhost",
         body: nginxVhostModule(args),
-        drift: args.drift,
+        hostSha256: args.hostSha256,
       },
       { parent: this },
     );

@@ -17,8 +17,8 @@ export interface NixModuleFileArgs {
   generator: string;
   /** The module's attribute set, rendered by the one Nix renderer. Plain values only, never secrets. */
   body: NixAttrs;
-  /** "in-sync", or why the file on the host differs from what the last `up` wrote. */
-  drift?: pulumi.Input<string>;
+  /** sha256 of the file on the host as the host look found it (null: absent; omitted: not looked at). */
+  hostSha256?: string | null;
 }
 
 /** A NixOS module file that the program owns whole, written into the config repo and staged in git. */
@@ -40,7 +40,7 @@ export class NixModuleFile extends pulumi.ComponentResource {
         create: WRITE,
         delete: REMOVE,
         values: { REPO: args.configRepo, RELPATH: args.path, CONTENT: content, MARKER: GENERATED_MARKER },
-        drift: args.drift,
+        observedFile: args.hostSha256 === undefined ? undefined : { sha256: args.hostSha256, value: "CONTENT", path: args.path },
       },
       { parent: this },
     );

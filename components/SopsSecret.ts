@@ -29,8 +29,8 @@ export interface SopsSecretArgs {
   envTemplate?: { name: string; variable: string };
   modulePath: pulumi.Input<string>;
   stateDir?: string;
-  /** "in-sync", or why the generated module differs on the host. */
-  drift?: pulumi.Input<string>;
+  /** sha256 of the generated module on the host as the host look found it (null: absent). */
+  hostSha256?: string | null;
   /** "in-sync", or why the key is missing from the sops file (e.g. after a rollback of the repo). */
   valueDrift?: pulumi.Input<string>;
 }
@@ -80,7 +80,7 @@ export class SopsSecret extends pulumi.ComponentResource {
         path: args.modulePath,
         generator: "SopsSecret",
         body: sopsSecretModule(args),
-        drift: args.drift,
+        hostSha256: args.hostSha256,
       },
       { parent: this, dependsOn: [set] },
     );

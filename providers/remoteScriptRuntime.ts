@@ -1,6 +1,7 @@
 // The half of the RemoteScript dynamic provider that runs inside the engine's provider process
 // (`pulumi-resource-pulumi-nodejs`). The serialized provider in the state only `require`s this module
 // from the program directory, so the state never carries a copy of this code or of anything it captured.
+import { createHash } from "crypto";
 import { scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
 
@@ -23,6 +24,12 @@ export interface RemoteScriptProps {
   values: Record<string, string>;
   stdin?: string;
   drift?: string;
+  /**
+   * The file this script writes, as the host look found it: `sha256` of the file on the host (null:
+   * absent), compared in the diff with the sha256 of the value `value` the script writes. Comparing
+   * with what the script is about to write (after any policy remediation) keeps it from flip-flopping.
+   */
+  observedFile?: { sha256: string | null; value: string; path: string };
   logOutput: boolean;
   stdout?: string;
 }
@@ -50,7 +57,19 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
     if ((olds.connection?.[field] ?? null) !== (news.connection?.[field] ?? null)) reasons.push(`connection.${field} changed`);
   }
   if (news.drift && news.drift !== IN_SYNC) reasons.push(`drift: ${news.drift}`);
+  const fileDrift = observedFileDrift(news);
+  if (fileDrift) reasons.push(`drift: ${fileDrift}`);
   return { changes: reasons.length > 0, reasons };
+}
+
+/** Why the file on the host differs from what the script writes, or undefined. */
+export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "values">): string | undefined {
+  const observed = news.observedFile;
+  if (!observed) return undefined;
+  if (observed.sha256 === null) return `${observed.path} was deleted on the host`;
+  const content = news.values?.[observed.value] ?? "";
+  const expected = createHash("sha256").update(content, "utf8").digest("hex");
+  return observed.sha256 === expected ? undefined : `${observed.path} was edited on the host`;
 }
 
 type Phase = "create" | "update" | "delete";

@@ -1,0 +1,103 @@
+import { diffScripts, IN_SYNC, RemoteScriptProps } from "../../providers/remoteScriptRuntime";
+
+/** Inputs as the last `up` stored them (outputs carry drift "in-sync" and the kept stdout). */
+function stored(): RemoteScriptProps {
+  return {
+    connection: {
+      host: "192.168.1.20",
+      port: 22,
+      user: "root",
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8",
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nold\n-----END OPENSSH PRIVATE KEY-----\n",
+      become: "none",
+    },
+    description: "btrfs subvolume @immich on MEDIAS",
+    create: "set -euo pipefail\necho create\n",
+    delete: "set -euo pipefail\necho delete\n",
+    values: { MEDIAS_LABEL: "MEDIAS", SUBVOLUME: "@immich" },
+    stdin: "s3cret",
+    drift: IN_SYNC,
+    logOutput: true,
+    stdout: "created @immich",
+  };
+}
+
+/** The new inputs: the stored ones without outputs, one field changed. */
+function news(change: (props: RemoteScriptProps) => void = () => undefined): RemoteScriptProps {
+  const props = stored();
+  delete props.stdout;
+  change(props);
+  return props;
+}
+
+describe("diffScripts", () => {
+  test("identical inputs: no change", () => {
+    expect(diffScripts(stored(), news())).toStrictEqual({ changes: false, reasons: [] });
+  });
+
+  test.each<[string, Partial<RemoteScriptProps> | undefined, string | undefined]>([
+    ["in-sync to in-sync", { drift: IN_SYNC }, IN_SYNC],
+    // The host after a repair: counting it would flip-flop between runs.
+    ["drift found last time, in-sync now", { drift: "subvolume @immich is missing on MEDIAS" }, IN_SYNC],
+    ["no drift value in the new inputs", { drift: IN_SYNC }, undefined],
+    ["no drift value in the stored state", { drift: undefined }, IN_SYNC],
+  ])("drift %s: no change", (_name, oldDrift, newDrift) => {
+    const olds = { ...stored(), ...oldDrift };
+    expect(diffScripts(olds, news((p) => { p.drift = newDrift; }))).toStrictEqual({ changes: false, reasons: [] });
+  });
+
+  test("drift found on the host: a change with the reason", () => {
+    const result = diffScripts(stored(), news((p) => { p.drift = "subvolume @immich is missing on MEDIAS"; }));
+    expect(result).toStrictEqual({ changes: true, reasons: ["drift: subvolume @immich is missing on MEDIAS"] });
+  });
+
+  test("the same drift reported again is still a change (the host is still not repaired)", () => {
+    const reason = "modules/generated/skylab-immich/immich.nix was edited on the host";
+    const result = diffScripts({ ...stored(), drift: reason }, news((p) => { p.drift = reason; }));
+    expect(result).toStrictEqual({ changes: true, reasons: [`drift: ${reason}`] });
+  });
+
+  test.each<[string, (p: RemoteScriptProps) => void, string[]]>([
+    ["a value", (p) => { p.values = { ...p.values, SUBVOLUME: "@photos" }; }, ["values changed"]],
+    ["a value added", (p) => { p.values = { ...p.values, EXTRA: "" }; }, ["values changed"]],
+    ["stdin", (p) => { p.stdin = "n3w"; }, ["stdin changed"]],
+    ["stdin removed", (p) => { delete p.stdin; }, ["stdin changed"]],
+    ["the create script", (p) => { p.create += "echo more\n"; }, ["create changed"]],
+    ["an update script added", (p) => { p.update = "set -euo pipefail\n"; }, ["update changed"]],
+    ["a confirm script added", (p) => { p.confirm = "set -euo pipefail\necho confirm\n"; }, ["confirm changed"]],
+    ["the description", (p) => { p.description = "btrfs subvolume @immich on DATA"; }, ["description changed"]],
+    ["connection.host", (p) => { p.connection = { ...p.connection, host: "192.168.1.21" }; }, ["connection.host changed"]],
+    ["connection.port", (p) => { p.connection = { ...p.connection, port: 2222 }; }, ["connection.port changed"]],
+    ["connection.user", (p) => { p.connection = { ...p.connection, user: "admin" }; }, ["connection.user changed"]],
+    ["connection.hostKey", (p) => { p.connection = { ...p.connection, hostKey: "ssh-ed25519 AAAAother" }; }, ["connection.hostKey changed"]],
+    ["connection.become", (p) => { p.connection = { ...p.connection, become: "sudo" }; }, ["connection.become changed"]],
+    [
+      "several fields and drift: every reason, in order",
+      (p) => {
+        p.values = {};
+        p.create = "";
+        p.connection = { ...p.connection, host: "skylab.local" };
+        p.drift = "not mounted";
+      },
+      ["create changed", "values changed", "connection.host changed", "drift: not mounted"],
+    ],
+  ])("changed %s", (_name, change, reasons) => {
+    expect(diffScripts(stored(), news(change))).toStrictEqual({ changes: true, reasons });
+  });
+
+  test.each<[string, (p: RemoteScriptProps) => void]>([
+    ["a new private key", (p) => { p.connection = { ...p.connection, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnew\n" }; }],
+    ["the delete script", (p) => { p.delete = "set -euo pipefail\necho delete differently\n"; }],
+    ["the delete script removed", (p) => { delete p.delete; }],
+    ["logOutput", (p) => { p.logOutput = false; }],
+  ])("changed %s alone: no change", (_name, change) => {
+    expect(diffScripts(stored(), news(change))).toStrictEqual({ changes: false, reasons: [] });
+  });
+
+  test("state written before a field existed (no update/confirm in olds): no change when news has none either", () => {
+    const olds: Partial<RemoteScriptProps> = stored();
+    delete olds.update;
+    delete olds.confirm;
+    expect(diffScripts(olds, news())).toStrictEqual({ changes: false, reasons: [] });
+  });
+});
