@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, REMOTE_SCRIPT, CONNECTION_PLAIN } from "./mocks";
-const rec = installMocks(["skylab:storage:BtrfsSubvolume", REMOTE_SCRIPT]);
-import { BtrfsSubvolume } from "../../components/BtrfsSubvolume";
+import { installMocks, REMOTE_SCRIPT, CONNECTION_PLAIN, NIX_MODULE_FILE } from "./mocks";
+const rec = installMocks([REMOTE_SCRIPT, NIX_MODULE_FILE]);
+import { NixModuleFile } from "../../components/NixModuleFile";
 test("x", async () => {
-  new BtrfsSubvolume("s", { connection: { ...CONNECTION_PLAIN, privateKey: pulumi.secret("KEY") }, mediasLabel: "MEDIAS", subvolume: "@immich", compression: "zstd", allowDataLoss: false, drift: "gone" });
+  const args = { connection: { ...CONNECTION_PLAIN, privateKey: pulumi.secret("KEY") }, configRepo: "/etc/nixos", path: "gen/x.nix", generator: "G", body: { a: 1 }, drift: "d1" };
+  new NixModuleFile("m", args);
+  console.log(JSON.stringify(args.drift));
   const r = await rec.settle();
-  console.log(JSON.stringify(r, (k, v) => (typeof v === "string" && v.length > 200 ? v.slice(0, 60) + "..." : v), 1));
+  console.log(JSON.stringify(r.map(x => [x.name, x.inputs.drift])));
 });

@@ -24,6 +24,10 @@ export interface Recorded {
   /** Inputs as the engine receives them, without the dynamic provider's serialized `__provider`. */
   inputs: Record<string, any>;
   custom: boolean;
+  /** URN of the parent the SDK registered the resource with ("" for none). */
+  parent: string;
+  /** URNs of the resources it was registered to depend on (`dependsOn`, and those its inputs came from). */
+  dependencies: string[];
   /** Filled in by `settle()`: the mock monitor's URN (`…::parentType$type::name`). */
   urn?: string;
 }
@@ -50,6 +54,7 @@ export function installMocks(
   stateFor: (type: string, name: string, inputs: Record<string, any>) => Record<string, any> = (_t, _n, inputs) => inputs,
 ): MockRecorder {
   const resources: Recorded[] = [];
+  const registrations = new Map<string, { parent: string; dependencies: string[] }>();
   pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
@@ -60,7 +65,9 @@ export function installMocks(
         if (args.type === REMOTE_SCRIPT && typeof provider !== "string") {
           throw new Error(`dynamic resource ${args.name} has no serialized provider`);
         }
-        resources.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false });
+        const registration = registrations.get(`${args.type}::${args.name}`);
+        if (!registration) throw new Error(`no registration seen for ${args.type} ${args.name}`);
+        resources.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false, ...registration });
         return { id: args.custom ? `${args.name}-id` : undefined, state: stateFor(args.type, args.name, inputs) };
       },
       call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
@@ -71,6 +78,14 @@ export function installMocks(
     "test",
     false,
   );
+  // MockResourceArgs carries no parent or dependencies: read them from the request the SDK sends.
+  type Request = { getType(): string; getName(): string; getParent(): string; getDependenciesList(): string[] };
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, callback: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: Request, callback: unknown) => {
+    registrations.set(`${req.getType()}::${req.getName()}`, { parent: req.getParent(), dependencies: [...req.getDependenciesList()].sort() });
+    return register(req, callback);
+  };
 
   const settle = async (): Promise<Recorded[]> => {
     // Registrations are RPCs; the runtime's own queue tells when they are all done (not in the typings).
