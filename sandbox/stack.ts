@@ -3,7 +3,7 @@
  * environment (the same one scripts/env.sh sets). Used by the end-to-end tests and `npm run demo`.
  */
 import { spawn } from "child_process";
-import { existsSync, readFileSync, writeFileSync } from "fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { readConnection, sandboxSsh } from "./index";
 
@@ -73,6 +73,14 @@ export async function configureSandboxStack(sandbox: string, stack: string, opti
   const existing = await runPulumi(["stack", "ls", "--json"]);
   if (existing.code === 0 && JSON.parse(existing.stdout).some((s: { name: string }) => s.name === stack)) {
     await must(runPulumi(["stack", "rm", "--force", "--yes", "--stack", stack]));
+  }
+  // The stack is made anew: a lock left by a run that was killed cannot belong to anyone.
+  const backend = pulumiEnv().PULUMI_BACKEND_URL ?? "";
+  if (backend.startsWith("file://")) {
+    rmSync(path.join(backend.slice("file://".length).split("?")[0], ".pulumi", "locks", "organization", "skylab-immich", stack), {
+      recursive: true,
+      force: true,
+    });
   }
   await must(runPulumi(["stack", "init", stack]));
   const salt = existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:")) : [];

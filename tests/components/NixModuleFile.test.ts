@@ -74,3 +74,14 @@ describe("NixModuleFile", () => {
     expect(sha256("é")).toBe(createHash("sha256").update(Buffer.from([0xc3, 0xa9])).digest("hex"));
   });
 });
+
+describe("the mocks these tests rely on (positive controls)", () => {
+  // An unmocked resource type is not tested here: the SDK turns the mock's throw into a rejected
+  // registration that nothing awaits, and Node ends the test process with it (a loud failure, but one
+  // that would take this file down with it).
+  test("a provider function call fails settle()", async () => {
+    const call = pulumi.runtime.invoke("aws:index/getRegion:getRegion", {}).then(() => "resolved", () => "rejected");
+    await expect(mocks.settle()).rejects.toThrow("unexpected use of the mocks:\nunexpected provider function call aws:index/getRegion:getRegion");
+    expect(await call).toBe("rejected");
+  });
+});

@@ -72,23 +72,29 @@ export function installMocks(
 ): MockRecorder {
   const resources: Recorded[] = [];
   const registrations = new Map<string, { parent: string; dependencies: string[] }>();
+  // A throw inside a mock reaches the SDK, not the test: keep it so `settle()` fails the test with it.
+  const unexpected: string[] = [];
+  const fail = (message: string): never => {
+    unexpected.push(message);
+    throw new Error(message);
+  };
   pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
         if (!allowedTypes.includes(args.type)) {
-          throw new Error(`unmocked resource type ${args.type} (${args.name})`);
+          fail(`unmocked resource type ${args.type} (${args.name})`);
         }
         const { __provider: provider, ...inputs } = args.inputs as Record<string, any>;
         if (args.type === REMOTE_SCRIPT && typeof provider !== "string") {
-          throw new Error(`dynamic resource ${args.name} has no serialized provider`);
+          fail(`dynamic resource ${args.name} has no serialized provider`);
         }
         const registration = registrations.get(`${args.type}::${args.name}`);
-        if (!registration) throw new Error(`no registration seen for ${args.type} ${args.name}`);
+        if (!registration) return fail(`no registration seen for ${args.type} ${args.name}`);
         resources.push({ type: args.type, name: args.name, inputs, custom: args.custom ?? false, ...registration });
         return { id: args.custom ? `${args.name}-id` : undefined, state: stateFor(args.type, args.name, inputs) };
       },
       call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
-        throw new Error(`unexpected provider function call ${args.token}`);
+        return fail(`unexpected provider function call ${args.token}`);
       },
     },
     "skylab-immich",
@@ -108,6 +114,7 @@ export function installMocks(
     // Registrations are RPCs; the runtime's own queue tells when they are all done (not in the typings).
     const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
     await runtime.waitForRPCs();
+    if (unexpected.length) throw new Error(`unexpected use of the mocks:\n${unexpected.join("\n")}`);
     const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
     const urns = [...monitor.getRegisteredResources().keys()];
     for (const resource of resources) {
@@ -129,6 +136,7 @@ export function installMocks(
 
   const reset = () => {
     resources.length = 0;
+    unexpected.length = 0;
   };
 
   return { resources, settle, byName, reset };

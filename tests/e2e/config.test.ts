@@ -1,0 +1,86 @@
+/**
+ * Config that must fail before anything touches the host, and paths with spaces, quotes and `$` that
+ * must work end to end (the bind mount of a Pictures folder with an awkward name).
+ */
+import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
+
+const target = new Target("conf1");
+const AWKWARD_SOURCE = `/home/zipang/Pictures/Digi cam "2024" $HOME 'é'`;
+const AWKWARD_TARGET = `/media/immich "library" $x`;
+
+beforeAll(async () => {
+  await target.create();
+});
+
+afterAll(async () => {
+  await target.destroy();
+});
+
+const badConfigs: { name: string; config: Record<string, unknown>; message: string }[] = [
+  {
+    name: "a relative path",
+    config: { storage: { mountPoint: "var/lib/immich" } },
+    message: '`storage.mountPoint` must be an absolute path (got "var/lib/immich"): write it from the root, e.g. "/var/lib/immich"',
+  },
+  {
+    name: "an unknown compression algorithm",
+    config: { storage: { compression: "brotli" } },
+    message: '`storage.compression` must be one of zstd, zlib, lzo, optionally with a level like "zstd:3" (got "brotli")',
+  },
+  {
+    name: "a missing host key",
+    config: { host: { hostKey: undefined } },
+    message: "`host.hostKey` is required: pin SKYLAB's SSH host key",
+  },
+  {
+    name: "a label with a space",
+    config: { storage: { mediasLabel: "ME DIAS" } },
+    message: '`storage.mediasLabel` must match /^[A-Za-z0-9_-]{1,32}$/ (got "ME DIAS"): use the label shown by `btrfs filesystem show`',
+  },
+];
+
+describe.each(badConfigs)("$name", ({ config, message }) => {
+  test("fails the preview naming the key, before any remote command runs", async () => {
+    await target.reconfigure({ config });
+    const before = target.acceptedConnections();
+    const preview = await target.preview();
+    expect(preview.code).not.toBe(0);
+    expect(preview.output).toContain("invalid stack configuration");
+    expect(preview.output).toContain(message);
+    expect(target.acceptedConnections() - before).toBe(0);
+  });
+});
+
+test("a Pictures folder and a mount point with spaces, quotes, $ and unicode work end to end", async () => {
+  await target.ssh(`mkdir -p ${shellWord(AWKWARD_SOURCE)} && cp /home/zipang/Pictures/Digicam/* ${shellWord(AWKWARD_SOURCE)}/ && chmod 0755 ${shellWord(AWKWARD_SOURCE)}`);
+  await target.reconfigure({ config: { pictures: { source: AWKWARD_SOURCE, mountPoint: AWKWARD_TARGET } } });
+  expectSuccess(await target.up());
+  // Raw findmnt output escapes what would split fields (\x20); decode it back.
+  const [fsroot, options] = (await target.ssh(`findmnt -rn -o FSROOT,OPTIONS --mountpoint ${shellWord(AWKWARD_TARGET)}`))
+    .trim()
+    .split(" ")
+    .map(unescapeFindmnt);
+  expect(fsroot).toBe(`/@pictures/Digi cam "2024" $HOME 'é'`);
+  expect(options.split(",")).toContain("ro");
+  expect(await target.ssh(`ls ${shellWord(AWKWARD_TARGET)} | wc -l`)).toBe("5\n");
+  const module = await target.ssh("cat /etc/nixos/modules/generated/skylab-immich/storage-media-immich-library-x.nix");
+  expect(module).toContain(`"/media/immich \\"library\\" $x" = {`);
+  expect(module).toContain(`device = "/home/zipang/Pictures/Digi cam \\"2024\\" $HOME 'é'";`);
+  expectNoChanges(await target.up());
+});
+
+/** findmnt -r writes bytes it must not print as \\xHH; everything else is UTF-8 text. */
+function unescapeFindmnt(field: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < field.length; ) {
+    if (field.startsWith("\\x", i)) {
+      bytes.push(parseInt(field.slice(i + 2, i + 4), 16));
+      i += 4;
+    } else {
+      const char = String.fromCodePoint(field.codePointAt(i) ?? 0);
+      bytes.push(...Buffer.from(char, "utf8"));
+      i += char.length;
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
