@@ -5,6 +5,7 @@ import { BindMount } from "./components/BindMount";
 import { BtrfsSubvolume } from "./components/BtrfsSubvolume";
 import { DataMigration } from "./components/DataMigration";
 import { FileSystemMount } from "./components/FileSystemMount";
+import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
 import { ImmichModule } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply, VerificationCheck } from "./components/NixosApply";
@@ -14,7 +15,7 @@ import { IN_SYNC, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift }
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
 
 export = async () => {
-  const { config, privateKey, dbPassword, connection } = readStack(new pulumi.Config());
+  const { config, privateKey, dbPassword, immichApiKey, connection } = readStack(new pulumi.Config());
   const { storage, pictures, nixos, immich, nginx, secrets } = config;
   const stateDir = "/var/lib/skylab-immich";
   const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
@@ -113,11 +114,30 @@ export = async () => {
     drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
 
+  // The External Library goes through Immich's API, so it waits for the applied (and verified) system.
+  const library = config.library?.enabled && immichApiKey
+    ? new ImmichExternalLibrary("immich-external-library", {
+      connection: conn, apiUrl: config.library.apiUrl, apiKey: immichApiKey, name: config.library.name,
+      ownerId: config.library.ownerId, ownerEmail: config.library.ownerEmail, importPaths: config.library.importPaths,
+      exclusionPatterns: config.library.exclusionPatterns, scanAndWait: config.library.scanAndWait,
+      scanTimeoutSeconds: config.library.scanTimeoutSeconds, deleteOnDestroy: config.library.deleteOnDestroy,
+      rescanToken: config.library.rescanToken,
+    }, { dependsOn: [apply] })
+    : undefined;
+
   return {
     host: connection.host,
     hostLook: skipLook ? "skipped: drift not checked" : "done",
     generatedModules: Object.values(files),
     verification: apply.report,
+    ...(library
+      ? {
+        immichLibraryId: library.libraryId,
+        indexingSeconds: library.indexing.apply((i) => i?.seconds ?? null),
+        indexingAssetsFound: library.indexing.apply((i) => i?.assetsFound ?? null),
+        indexingAssetsPerSecond: library.indexing.apply((i) => i?.assetsPerSecond ?? null),
+      }
+      : {}),
   };
 };
 

@@ -244,9 +244,8 @@ class Bench {
     this.log(`set-up: sandbox ${this.mainSandbox}, stack, first converge (untimed)`);
     await this.newSandbox(this.mainSandbox);
     this.mainStack = await this.newStack(this.mainSandbox);
+    // Scenarios 1 and 2 check that their runs change nothing: no separate check here.
     mustSucceed("first converge of the set-up sandbox", await pulumi(["up", "--yes", "--skip-preview", "--stack", this.mainStack]));
-    const check = mustSucceed("preview after the first converge", await pulumi(["preview", "--stack", this.mainStack]));
-    if (changedResources(check.output) !== 0) throw new Error(`the stack is not converged after its first up:\n${check.output}`);
     const tar = await mustScript(this.mainSandbox, "tar of the generated modules", 'set -euo pipefail\ntar -C "$REPO" -cf - "$GENERATED_DIR" | base64 -w0', {
       REPO: CONVERGE_VALUES.REPO, GENERATED_DIR,
     });
@@ -294,7 +293,9 @@ class Bench {
       };
       for (const step of i % 2 ? [runEmpty, runProgram] : [runProgram, runEmpty]) await step();
 
-      // Where the time goes: the same preview without its SSH look, and the parts of a start-up.
+      // Where the time goes: the same preview without its SSH look, and the parts of a start-up (not in
+      // quick mode, which only proves the report complete).
+      if (this.options.quick) return;
       const skip = mustSucceed("preview without the host look", await pulumi(["preview", "--stack", this.mainStack], { env: { SKYLAB_SKIP_HOST_LOOK: "1" } }));
       const ssh = mustSucceed("ssh true", await sandboxScript(this.mainSandbox, "true"));
       const nodeStart = mustSucceed("node -e 0", await timedSpawn(node, ["-e", "0"]));
@@ -319,13 +320,13 @@ class Bench {
       measurements: [program, empty],
       ratios: [pairwiseRatio("ratio program / empty", program, empty)],
       counts: [rec.get("SSH connections per preview")],
-      breakdown: [
+      breakdown: this.options.quick ? [] : [
         "preview with SKYLAB_SKIP_HOST_LOOK=1 (no SSH)", "one SSH connection running `true`", "node start (node -e 0)",
         "node + require('@pulumi/pulumi')", "node + ts-node + the program's modules (index.ts)",
         "dynamic provider start (shim → port printed)", "language host start (→ port printed)",
       ].map((name) => rec.get(name)),
       checks,
-      notes: ["The host-look-skipped preview is not a no-op: components show `[diff: -hostSha256]` updates (no remote work)."],
+      notes: [...(this.options.quick ? ["Quick mode: no breakdown."] : []), "The host-look-skipped preview is not a no-op: components show `[diff: -hostSha256]` updates (no remote work)."],
     });
   }
 
@@ -396,54 +397,36 @@ class Bench {
     const checks: Record<string, boolean | number | string> = { sameEndState: true };
     const peaksSeen: Peaks[] = [];
     let samples = 0;
+    const failedAttempts: string[] = [];
     await this.iterate("scenario 3 (first converge)", async (i, measure) => {
-      const programSide = `${this.prefix}-c${i}p`;
-      const handSide = `${this.prefix}-c${i}h`;
-      // Untimed: fresh hosts, the stack, and the one step the owner does by hand on both (the import).
-      await this.newSandbox(programSide);
-      await this.newSandbox(handSide);
-      const stack = await this.newStack(programSide);
-      await importGeneratedModules(handSide);
-
-      const runProgram = async () => {
-        const before = acceptedConnections(programSide);
-        let sampler: PeakMemorySampler | undefined;
-        const r = await pulumi(["up", "--yes", "--skip-preview", "--stack", stack], {
-          onSpawn: (pid) => {
-            sampler = new PeakMemorySampler(pid);
-            sampler.start();
-          },
-        });
-        const peaks = sampler?.stop();
-        mustSucceed("first converge", r);
-        if (measure) {
-          rec.add("program: first pulumi up", "s", r.seconds);
-          rec.add("SSH connections, program", "count", acceptedConnections(programSide) - before);
-          if (peaks) peaksSeen.push(peaks);
-          samples += sampler?.samples ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await this.convergeOnce(`${this.prefix}-c${i}${attempt ? `r${attempt}` : ""}`, i % 2 === 1, byHand, stateScript);
+          if (result.endStateDifference) {
+            checks.sameEndState = false;
+            checks.endStateDifference = result.endStateDifference;
+          }
+          if (measure) {
+            rec.add("program: first pulumi up", "s", result.programSeconds);
+            rec.add("by hand: one script, one SSH connection", "s", result.handSeconds);
+            rec.add("SSH connections, program", "count", result.programConnections);
+            rec.add("SSH connections, by hand", "count", result.handConnections);
+            peaksSeen.push(result.peaks);
+            samples += result.sampleTicks;
+          }
+          return;
+        } catch (err) {
+          // A known race in the program (parallel `git add` in module-file-write.sh on the same repo): the
+          // converge failed, the host is half-converged, so the iteration starts over on fresh sandboxes.
+          const message = (err as Error).message;
+          if (!/index\.lock/.test(message) || attempt >= 2) throw err;
+          failedAttempts.push(`iteration ${i}: ${/fatal: Unable to create '[^']*index\.lock'/.exec(message)?.[0] ?? "index.lock"}`);
+          this.log(`scenario 3: the program's first converge failed on a git index.lock race; starting the iteration over`);
         }
-      };
-      const runByHand = async () => {
-        const before = acceptedConnections(handSide);
-        const r = mustSucceed("converge by hand", await sandboxScript(handSide, byHand, CONVERGE_VALUES, { input: this.generatedModulesTar }));
-        if (measure) {
-          rec.add("by hand: one script, one SSH connection", "s", r.seconds);
-          rec.add("SSH connections, by hand", "count", acceptedConnections(handSide) - before);
-        }
-      };
-      for (const step of i % 2 ? [runByHand, runProgram] : [runProgram, runByHand]) await step();
-
-      const stateValues = { ...CONVERGE_VALUES };
-      const programState = await mustScript(programSide, "converged state", stateScript, stateValues);
-      const handState = await mustScript(handSide, "converged state", stateScript, stateValues);
-      if (programState !== handState) {
-        checks.sameEndState = false;
-        checks.endStateDifference = diffLines(programState, handState);
       }
-      await this.cleanup.removeStack(stack);
-      await this.cleanup.removeSandbox(programSide);
-      await this.cleanup.removeSandbox(handSide);
     });
+    checks.firstConvergesFailedOnGitIndexLock = failedAttempts.length;
+    if (failedAttempts.length) checks.failedAttempts = failedAttempts.join("; ");
     const program = rec.get("program: first pulumi up");
     const hand = rec.get("by hand: one script, one SSH connection");
     this.scenarios.push({
@@ -476,6 +459,55 @@ class Bench {
       checks: { programProcessSeen: memory[0].samples.length === peaksSeen.length && peaksSeen.length > 0, sampleTicks: samples },
       notes: ["VmHWM of each process under our pulumi CLI, read every 50 ms (new processes found every 200 ms); max per role and run."],
     });
+  }
+
+  /** One side-by-side first converge on two fresh sandboxes, removed again before returning. */
+  async convergeOnce(name: string, handFirst: boolean, byHand: string, stateScript: string): Promise<{
+    programSeconds: number; handSeconds: number; programConnections: number; handConnections: number;
+    peaks: Peaks; sampleTicks: number; endStateDifference?: string;
+  }> {
+    const programSide = `${name}p`;
+    const handSide = `${name}h`;
+    try {
+      // Untimed: fresh hosts, the stack, and the one step the owner does by hand on both (the import).
+      await this.newSandbox(programSide);
+      await this.newSandbox(handSide);
+      const stack = await this.newStack(programSide);
+      await importGeneratedModules(handSide);
+      let program: { seconds: number; connections: number; peaks: Peaks; ticks: number } | undefined;
+      let hand: { seconds: number; connections: number } | undefined;
+      const runProgram = async () => {
+        const before = acceptedConnections(programSide);
+        let sampler: PeakMemorySampler | undefined;
+        const r = await pulumi(["up", "--yes", "--skip-preview", "--stack", stack], {
+          onSpawn: (pid) => {
+            sampler = new PeakMemorySampler(pid);
+            sampler.start();
+          },
+        });
+        const peaks = sampler?.stop() ?? { program: null, cli: null, dynamicProvider: null, languageHost: null };
+        mustSucceed("first converge", r);
+        program = { seconds: r.seconds, connections: acceptedConnections(programSide) - before, peaks, ticks: sampler?.samples ?? 0 };
+      };
+      const runByHand = async () => {
+        const before = acceptedConnections(handSide);
+        const r = mustSucceed("converge by hand", await sandboxScript(handSide, byHand, CONVERGE_VALUES, { input: this.generatedModulesTar }));
+        hand = { seconds: r.seconds, connections: acceptedConnections(handSide) - before };
+      };
+      for (const step of handFirst ? [runByHand, runProgram] : [runProgram, runByHand]) await step();
+      if (!program || !hand) throw new Error("scenario 3: a side did not run");
+      const programState = await mustScript(programSide, "converged state", stateScript, CONVERGE_VALUES);
+      const handState = await mustScript(handSide, "converged state", stateScript, CONVERGE_VALUES);
+      return {
+        programSeconds: program.seconds, handSeconds: hand.seconds, programConnections: program.connections,
+        handConnections: hand.connections, peaks: program.peaks, sampleTicks: program.ticks,
+        ...(programState !== handState ? { endStateDifference: diffLines(programState, handState) } : {}),
+      };
+    } finally {
+      await this.cleanup.removeStack(`sandbox-${programSide}`);
+      await this.cleanup.removeSandbox(programSide);
+      await this.cleanup.removeSandbox(handSide);
+    }
   }
 
   // -------------------------------------------------------------------------- scenario 4: migration
@@ -654,6 +686,11 @@ async function main(): Promise<void> {
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   const m = report.machine;
   console.log(report.table);
+  console.log("");
+  for (const scenario of report.scenarios) {
+    const facts = Object.entries(scenario.checks).map(([key, value]) => `${key}=${typeof value === "string" ? JSON.stringify(value) : value}`);
+    console.log(`checks ${scenario.id}: ${facts.join(", ")}`);
+  }
   console.log(`\nmachine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, node ${m.node}, pulumi ${m.pulumi}; load at start ${m.loadAverageAtStart.join(" ")}`);
   console.log(`${options.iterations} iteration(s) after ${options.warmup} warm-up; ${report.durationSeconds} s; results in ${path.relative(process.cwd(), out)}`);
 }

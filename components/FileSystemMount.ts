@@ -63,7 +63,13 @@ export function fileSystemModule(args: Pick<FileSystemMountArgs, "mountPoint" | 
   return body;
 }
 
-/** tmpfiles.d(5) splits fields on whitespace and reads C-style escapes: escape what would split. */
+/**
+ * A path as one tmpfiles.d(5) field: `%` starts a specifier (so `%%`), and a path with whitespace,
+ * quotes or backslashes is double-quoted with `\"` and `\\` escapes (systemd unquotes fields; it does
+ * not decode \xNN in the path field).
+ */
 export function tmpfilesPath(path: string): string {
-  return path.replace(/\\/g, "\\\\").replace(/[\s]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const specifiersEscaped = path.replace(/%/g, "%%");
+  if (!/[\s"'\\]/.test(specifiersEscaped)) return specifiersEscaped;
+  return `"${specifiersEscaped.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }

@@ -44,22 +44,23 @@ export const absolutePath = z.string().superRefine((value, ctx) => {
 const repoRelativePath = z.string().superRefine((value, ctx) => {
   const normalized = posix.normalize(value);
   // eslint-disable-next-line no-control-regex
-  if (value.startsWith("/") || normalized.startsWith("..") || normalized !== value || /[\u0000-\u001f]/.test(value) || value.endsWith("/")) {
+  if (normalized === "." || value.startsWith("/") || normalized.startsWith("..") || normalized !== value || /[\u0000-\u001f]/.test(value) || value.endsWith("/")) {
     ctx.addIssue({ code: "custom", message: `must be a normalized path inside the config repository, like "secrets/secrets.yaml" (got ${JSON.stringify(value)})` });
   }
 });
 
-const btrfsLabel = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, {
-  message: "must match /^[A-Za-z0-9_-]{1,32}$/: use the label shown by `btrfs filesystem show` (rename with `btrfs filesystem label`)",
-});
+const btrfsLabel = pattern(
+  /^[A-Za-z0-9_-]{1,32}$/,
+  "must match /^[A-Za-z0-9_-]{1,32}$/",
+  "use the label shown by `btrfs filesystem show` (rename with `btrfs filesystem label`)",
+);
 
-const subvolumeName = z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9@._+-]{1,255}$/, {
-  message: "must be one subvolume name of letters, digits and @._+- (no slashes), like \"@immich\"",
-});
+const subvolumeName = pattern(
+  /^(?!\.{1,2}$)[A-Za-z0-9@._+-]{1,255}$/,
+  "must be one subvolume name of letters, digits and @._+- (no slashes), like \"@immich\"",
+);
 
-const unixName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, {
-  message: "must be a Unix user or group name (lowercase letters, digits, _ and -, at most 32)",
-});
+const unixName = pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user or group name (lowercase letters, digits, _ and -, at most 32)");
 
 const hostName = pattern(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a DNS host name like \"immich.skylab.local\"");
 
@@ -81,7 +82,7 @@ export const compression = z.string().superRefine((value, ctx) => {
   if (!(algorithm in COMPRESSION_LEVELS) || rest.length > 0) {
     ctx.addIssue({ code: "custom", message: `must be one of ${known}, optionally with a level like "zstd:3" (got ${JSON.stringify(value)})` });
   } else if (level !== undefined) {
-    const n = Number(level);
+    const n = /^\d+$/.test(level) ? Number(level) : NaN;
     if (!range || !Number.isInteger(n) || n < range[0] || n > range[1]) {
       ctx.addIssue({
         code: "custom",
@@ -95,10 +96,10 @@ export const compression = z.string().superRefine((value, ctx) => {
 
 /** One mount option per list item; `compress`/`subvol` come from their own settings. */
 const mountOption = z.string().superRefine((value, ctx) => {
-  if (!/^[a-z0-9_.:=+-]+$/.test(value)) {
-    ctx.addIssue({ code: "custom", message: `must be a single mount option such as "noatime" (got ${JSON.stringify(value)}): list each option as its own item` });
-  } else if (/^(compress|compress-force|subvol|subvolid)(=|$)/.test(value)) {
+  if (/^(compress|compress-force|subvol|subvolid)(=|$)/.test(value)) {
     ctx.addIssue({ code: "custom", message: `"${value}" is set by \`storage.compression\`/\`storage.subvolume\`, not here: remove it from the list` });
+  } else if (!/^[a-z0-9_.:=+-]+$/.test(value)) {
+    ctx.addIssue({ code: "custom", message: `must be a single mount option such as "noatime" (got ${JSON.stringify(value)}): list each option as its own item` });
   }
 });
 
@@ -167,14 +168,43 @@ export const immichSchema = z.strictObject({
 
 export const nginxSchema = z.strictObject({
   hostName: hostName.default("immich.skylab.local"),
-  clientMaxBodySize: z.string().regex(/^\d+[kKmMgG]?$/, { message: "must be an nginx size like \"50000M\"" }).default("50000M"),
+  clientMaxBodySize: pattern(/^\d+[kKmMgG]?$/, "must be an nginx size like \"50000M\"").default("50000M"),
 });
 
 export const secretsSchema = z.strictObject({
   sopsFile: repoRelativePath.default("secrets/secrets.yaml"),
   /** Age identity on the host that can decrypt sopsFile (sops-nix default location). */
   ageKeyFile: absolutePath.default("/var/lib/sops-nix/key.txt"),
-  dbPasswordKey: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, { message: "must be a sops key path like \"immich/db_password\"" }).default("immich/db_password"),
+  dbPasswordKey: pattern(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "must be a sops key path like \"immich/db_password\"").default("immich/db_password"),
+});
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Immich's External Library, managed through Immich's API over SSH (components/ImmichExternalLibrary.ts). */
+export const librarySchema = z.strictObject({
+  /** Off by default: it needs Immich running on SKYLAB and an API key (`immichApiKey`). */
+  enabled: z.boolean().default(false),
+  name: z.string().trim().min(1, { message: "must not be empty: the library's name in Immich, e.g. \"Digicam\"" }).max(255).default("Digicam"),
+  /** The owner's Immich user id (Administration → Users). Default: the API key's user. */
+  ownerId: pattern(uuid, "must be an Immich user id (a UUID)", "copy it from Administration → Users → the user in Immich").optional(),
+  /** Alternative to ownerId: must be the API key's own user (checked against Immich). */
+  ownerEmail: z.string().email({ message: "must be an email address (the Immich login of the API key's user)" }).optional(),
+  /** Folders as Immich sees them: under /home nothing is visible to Immich (ProtectHome), hence /media/immich. */
+  importPaths: z.array(absolutePath).min(1, { message: "must list at least one folder, e.g. [\"/media/immich\"]" }).default(["/media/immich"]),
+  exclusionPatterns: z.array(z.string().min(1, { message: "must not contain empty patterns" })).default(["**/@eaDir/**", "**/.*"]),
+  /** Wait for the scan after a change and export its timing (indexingSeconds, indexingAssetsFound, ...). */
+  scanAndWait: z.boolean().default(true),
+  scanTimeoutSeconds: z.number().int().min(10).max(86400).default(3600),
+  /** Change to any other value to scan (and time) again without other changes. */
+  rescanToken: z.string().optional(),
+  /** `pulumi destroy` deletes the library in Immich, with its assets' albums, faces and metadata. */
+  deleteOnDestroy: z.boolean().default(false),
+  /** Immich's address as seen on SKYLAB (reached through an SSH port forward). */
+  apiUrl: pattern(/^http:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be http://HOST[:PORT] as seen on SKYLAB, e.g. \"http://127.0.0.1:2283\"").default("http://127.0.0.1:2283"),
+}).superRefine((library, ctx) => {
+  if (library.ownerId !== undefined && library.ownerEmail !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["ownerEmail"], message: "and `library.ownerId` are both set: keep one" });
+  }
 });
 
 export const stackSchema = z.strictObject({
@@ -185,6 +215,8 @@ export const stackSchema = z.strictObject({
   immich: immichSchema.default(immichSchema.parse({})),
   nginx: nginxSchema.default(nginxSchema.parse({})),
   secrets: secretsSchema.default(secretsSchema.parse({})),
+  /** Absent: the External Library is not managed (as with `enabled: false`). */
+  library: librarySchema.optional(),
   /** Look at the host during preview and up (drift, preflight). Off: nothing is checked, and the output says so. */
   hostLook: z.boolean().default(true),
 });

@@ -83,8 +83,12 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let pending = "";
+    let timedOut = false;
     const timer = options.timeoutMs
-      ? setTimeout(() => child.kill("SIGTERM"), options.timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGTERM");
+        }, options.timeoutMs)
       : undefined;
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => {
@@ -104,10 +108,12 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
       if (timer) clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
       if (options.onStderrLine && pending.trim()) options.onStderrLine(pending);
+      const err = Buffer.concat(stderr).toString("utf8");
       resolve({
         stdout: Buffer.concat(stdout).toString("utf8"),
-        stderr: Buffer.concat(stderr).toString("utf8"),
-        code: code ?? (signal ? 255 : 1),
+        // Like timeout(1): a script that hung is not mistaken for an SSH failure (255).
+        stderr: timedOut ? `${err}timed out after ${options.timeoutMs} ms\n` : err,
+        code: timedOut ? TIMEOUT_EXIT_CODE : code ?? (signal ? SSH_FAILURE_EXIT_CODE : 1),
       });
     });
     child.stdin.on("error", () => undefined);
@@ -117,6 +123,9 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
 
 /** ssh exits 255 for its own failures (connection, authentication, host key), never for the script's. */
 export const SSH_FAILURE_EXIT_CODE = 255;
+
+/** What runRemoteScript reports when `timeoutMs` ran out (the exit code timeout(1) uses). */
+export const TIMEOUT_EXIT_CODE = 124;
 
 /** A one-line explanation of an ssh-level failure, naming the setting to check. */
 export function describeSshFailure(conn: SshConnection, stderr: string): string {

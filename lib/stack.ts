@@ -3,13 +3,15 @@ import { ConfigError, parseStackConfig, StackConfig } from "./config";
 import type { Become } from "./ssh";
 
 /** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
-export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "hostLook"] as const;
+export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "library", "hostLook"] as const;
 
 export interface Stack {
   config: StackConfig;
   privateKey: pulumi.Output<string>;
   /** Immich's database password; undefined: generated on the host. */
   dbPassword?: pulumi.Output<string>;
+  /** An Immich administrator's API key, for the External Library; undefined when not set. */
+  immichApiKey?: pulumi.Output<string>;
   connection: { host: string; port: number; user: string; hostKey: string; become: Become };
 }
 
@@ -42,11 +44,20 @@ export function readStack(config: pulumi.Config, isSecret: (key: string) => bool
   if (keyProblem) problems.push(keyProblem);
   const passwordProblem = secretProblem("dbPassword", "");
   if (passwordProblem) problems.push(passwordProblem);
+  const apiKeyProblem = secretProblem(
+    "immichApiKey",
+    parsed?.library?.enabled
+      ? "`library.enabled` is true, so the program needs an Immich API key: in Immich, Account Settings → API Keys → " +
+        "New API Key (as an administrator), then `npm run pulumi -- config set --secret immichApiKey` and paste it"
+      : "",
+  );
+  if (apiKeyProblem) problems.push(apiKeyProblem);
   if (problems.length || !parsed) throw new ConfigError(problems);
   return {
     config: parsed,
     privateKey: config.requireSecret("sshPrivateKey"),
     dbPassword: config.get("dbPassword") === undefined ? undefined : config.requireSecret("dbPassword"),
+    immichApiKey: config.get("immichApiKey") === undefined ? undefined : config.requireSecret("immichApiKey"),
     connection: {
       host: parsed.host.address,
       port: parsed.host.port,

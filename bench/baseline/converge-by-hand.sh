@@ -45,6 +45,8 @@ tar -x -C "$REPO"
 git -C "$REPO" add -- "$GENERATED_DIR" "$SOPS_FILE"
 git -C "$REPO" commit -q -m "Immich on $SUBVOLUME (by hand)"
 
-# 5. Activate and make it the boot default.
+# 5. Activate and make it the boot default; then remount the data with compression, which BTRFS takes
+#    from the filesystem's first mount (README, "Compression after a reboot").
 nixos-rebuild switch >/dev/null
+mount -o remount,compress="$COMPRESSION",noatime "$SOURCE"
 echo "converged by hand"

@@ -583,9 +583,10 @@ class Server {
     const raw = Buffer.concat(chunks).toString("utf8");
     const send = (status, body, extra = {}) => {
       const text = body === undefined ? "" : JSON.stringify(body);
+      // Logged before answering: a client that reads the log after its answer finds its request there.
+      this.record({ method, path: url.pathname, status, ...extra });
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json; charset=utf-8" });
       res.end(text);
-      this.record({ method, path: url.pathname, status, ...extra });
     };
     const match = this.contract.match(method, url.pathname);
     if (match.found !== "operation") {

@@ -106,7 +106,7 @@ describe("fileSystemModule", () => {
       fileSystemModule({ mountPoint: "/srv/my photos", device: "/dev/sdb1", fsType: "btrfs", options: [], ownership: { user: "immich", group: "media", mode: "0750" } }),
     ).toStrictEqual({
       fileSystems: { "/srv/my photos": { device: "/dev/sdb1", fsType: "btrfs", options: [] } },
-      systemd: { tmpfiles: { rules: ["d /srv/my\\x20photos 0750 immich media -"] } },
+      systemd: { tmpfiles: { rules: ['d "/srv/my photos" 0750 immich media -'] } },
     });
   });
 });
@@ -114,10 +114,13 @@ describe("fileSystemModule", () => {
 describe("tmpfilesPath", () => {
   test.each<[string, string, string]>([
     ["plain path unchanged", "/var/lib/immich", "/var/lib/immich"],
-    ["space → \\x20", "/srv/my photos", "/srv/my\\x20photos"],
-    ["backslash doubled", "/srv/a\\b", "/srv/a\\\\b"],
-    ["backslash before a space: both escaped, in that order", "/srv/a\\ b", "/srv/a\\\\\\x20b"],
-    ["tab and newline", "/srv/a\tb\nc", "/srv/a\\x09b\\x0ac"],
+    // systemd unquotes fields but does not decode \xNN in the path: whitespace, quotes and backslashes
+    // are written inside double quotes with \" and \\ escapes (checked with systemd-tmpfiles 252).
+    ["space → quoted", "/srv/my photos", '"/srv/my photos"'],
+    ["backslash → quoted and doubled", "/srv/a\\b", '"/srv/a\\\\b"'],
+    ["double quote → quoted and escaped", '/srv/my "2024"', '"/srv/my \\"2024\\""'],
+    ["single quote → quoted", "/srv/it's", '"/srv/it\'s"'],
+    ["tab → quoted", "/srv/a\tb", '"/srv/a\tb"'],
     ["unicode unchanged", "/srv/é", "/srv/é"],
     // tmpfiles.d(5) expands specifiers in the path: a literal % is written %%.
     ["percent sign → %%", "/srv/50%off", "/srv/50%%off"],

@@ -134,7 +134,7 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
     [
       "subvolume with a slash",
       "storage.subvolume", "@immich/data",
-      ['`storage.subvolume` must be one subvolume name of letters, digits and @._+- (no slashes), like "@immich"'],
+      ['`storage.subvolume` must be one subvolume name of letters, digits and @._+- (no slashes), like "@immich" (got "@immich/data")'],
     ],
     [
       "mount option with a comma",
@@ -210,7 +210,7 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
     [
       "bad nginx size",
       "nginx.clientMaxBodySize", "50 GB",
-      ['`nginx.clientMaxBodySize` must be an nginx size like "50000M"'],
+      ['`nginx.clientMaxBodySize` must be an nginx size like "50000M" (got "50 GB")'],
     ],
     [
       "bad host name",
@@ -220,7 +220,7 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
     [
       "bad dbPasswordKey",
       "secrets.dbPasswordKey", "immich/",
-      ['`secrets.dbPasswordKey` must be a sops key path like "immich/db_password"'],
+      ['`secrets.dbPasswordKey` must be a sops key path like "immich/db_password" (got "immich/")'],
     ],
     [
       "sops file outside the repository",
@@ -253,12 +253,12 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
     expect((error as ConfigError).message).toBe(
       "invalid stack configuration:\n" +
         '  - `storage.compression` must be one of zstd, zlib, lzo, optionally with a level like "zstd:3" (got "brotli")\n' +
-        '  - `nginx.clientMaxBodySize` must be an nginx size like "50000M"',
+        '  - `nginx.clientMaxBodySize` must be an nginx size like "50000M" (got "huge")',
     );
   });
 });
 
-describe("parseStackConfig: values that must be rejected but are not yet (reported source bugs)", () => {
+describe("parseStackConfig: values that would reach the host malformed", () => {
   // A level is passed on as the mount option compress=<algorithm>:<level>; only plain decimal digits are a
   // level the kernel parses, and a space would end up inside the fstab options field.
   test.each(["zstd: 3", "zstd:0x3", "zstd:1e1", "zstd:3.0"])("compression %j", (value) => {

@@ -1,0 +1,138 @@
+/**
+ * The bench in quick mode (one iteration, no warm-up, a 5 MB dataset): proves that a run produces a
+ * complete, well-formed report — every scenario, finite numbers, ratios taken pair by pair, SSH
+ * connections counted, no modifying remote command in a no-op up, the by-hand baseline reaching the
+ * program's end state — and that it leaves no sandbox behind. It asserts nothing about times.
+ */
+import { execFileSync, spawn } from "child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import type { BenchReport, ScenarioReport } from "../../bench/run";
+import type { Summary } from "../../bench/lib/stats";
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+
+function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npx", ["ts-node", "--transpile-only", "bench/run.ts", ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+function expectWellFormed(summary: Summary, positive: boolean): void {
+  expect(summary.samples.length).toBeGreaterThan(0);
+  for (const value of [...summary.samples, summary.median, summary.min, summary.max]) {
+    expect(Number.isFinite(value)).toBe(true);
+    if (positive) expect(value).toBeGreaterThan(0);
+    else expect(value).toBeGreaterThanOrEqual(0);
+  }
+  expect(summary.min).toBeLessThanOrEqual(summary.median);
+  expect(summary.median).toBeLessThanOrEqual(summary.max);
+}
+
+describe("npm run bench --quick", () => {
+  const outDir = mkdtempSync(path.join(tmpdir(), "skylab-bench-test-"));
+  const out = path.join(outDir, "results.json");
+  let run: { code: number; stdout: string; stderr: string };
+  let report: BenchReport;
+  const scenario = (id: string): ScenarioReport => {
+    const found = report.scenarios.find((s) => s.id === id);
+    if (!found) throw new Error(`scenario ${id} missing from the report`);
+    return found;
+  };
+  const named = (list: Summary[], name: string): Summary => {
+    const found = list.find((s) => s.name === name);
+    if (!found) throw new Error(`${name} missing`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    run = await runBench(["--quick", "--dataset-mb", "5", "--out", out]);
+    if (run.code !== 0) throw new Error(`the bench failed (exit ${run.code}):\n${run.stderr.slice(-6000)}`);
+    report = JSON.parse(readFileSync(out, "utf8")) as BenchReport;
+  }, 600_000);
+
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it("reports every scenario in quick mode, and prints the table it stores", () => {
+    expect(report.options).toMatchObject({ quick: true, iterations: 1, warmup: 0, datasetMb: 5 });
+    expect(report.scenarios.map((s) => s.id)).toEqual(["1-preview-noop", "2-up-noop", "3-first-converge", "4-data-migration", "5-peak-memory"]);
+    expect(run.stdout).toContain(report.table);
+    for (const title of report.scenarios.map((s) => s.title)) expect(report.table).toContain(title);
+    expect(report.machine.nproc).toBeGreaterThan(0);
+    expect(report.machine.cpuModel).not.toBe("");
+  });
+
+  it("measures each pair once and takes every ratio from it, iteration by iteration", () => {
+    for (const s of report.scenarios.filter((s) => s.id !== "5-peak-memory")) {
+      expect(s.measurements).toHaveLength(2);
+      for (const m of s.measurements) {
+        expectWellFormed(m, true);
+        expect(m.samples).toHaveLength(1);
+      }
+      expect(s.ratios).toHaveLength(1);
+      const [ratio] = s.ratios;
+      expectWellFormed(ratio, true);
+      expect(ratio.samples[0]).toBeCloseTo(s.measurements[0].samples[0] / s.measurements[1].samples[0], 10);
+    }
+  });
+
+  it("counts one SSH connection per no-op preview and up, and no modifying remote command", () => {
+    const preview = scenario("1-preview-noop");
+    expect(preview.checks).toMatchObject({ programPreviewsWithoutChanges: true, emptyPreviewsWithoutChanges: true });
+    expect(named(preview.counts, "SSH connections per preview").samples).toEqual([1]);
+
+    const up = scenario("2-up-noop");
+    const connections = named(up.counts, "SSH connections per up");
+    expect(connections.samples.every((n) => Number.isInteger(n) && n >= 1)).toBe(true);
+    expect(named(up.counts, "remote commands that modify anything").samples).toEqual([0]);
+    expect(named(up.counts, "resources changed (engine summary)").samples).toEqual([0]);
+    expect(up.checks).toMatchObject({ modifyingRemoteCommands: 0, hostUnchanged: true, programUpChangedNothingInTheEngine: true });
+  });
+
+  it("compares the first converge with a by-hand script that reaches the same end state over one connection", () => {
+    const converge = scenario("3-first-converge");
+    expect(converge.checks.sameEndState).toBe(true);
+    expect(named(converge.counts, "SSH connections, by hand").samples).toEqual([1]);
+    const programConnections = named(converge.counts, "SSH connections, program");
+    expect(Number.isInteger(programConnections.samples[0])).toBe(true);
+    expect(programConnections.samples[0]).toBeGreaterThan(1);
+  });
+
+  it("reports the migration's throughput against plain rsync on the generated dataset", () => {
+    const migration = scenario("4-data-migration");
+    expect(migration.measurements.map((m) => m.unit)).toEqual(["MB/s", "MB/s"]);
+    expect(migration.checks.datasetBytes).toBeGreaterThanOrEqual(5 * 1024 * 1024);
+    expect(migration.checks.datasetFiles).toBeGreaterThan(1);
+    for (const b of migration.breakdown) expectWellFormed(b, true);
+  });
+
+  it("reports the peak memory of the program's process, and of the CLI and the dynamic provider apart", () => {
+    const memory = scenario("5-peak-memory");
+    expect(memory.checks.programProcessSeen).toBe(true);
+    expectWellFormed(memory.measurements[0], true);
+    expect(memory.measurements[0].unit).toBe("MB");
+    for (const part of ["pulumi CLI", "dynamic provider"]) {
+      const peak = memory.breakdown.find((b) => b.name.includes(part));
+      expect(peak).toBeDefined();
+      expectWellFormed(peak as Summary, true);
+    }
+  });
+
+  it("removes every sandbox it created", () => {
+    const prefix = /sandboxes named (bench\d+)-\*/.exec(run.stderr)?.[1];
+    expect(prefix).toBeDefined();
+    const left = existsSync(path.join(repoRoot, ".sandbox")) ? readdirSync(path.join(repoRoot, ".sandbox")) : [];
+    expect(left.filter((name) => name.startsWith(`${prefix}-`))).toEqual([]);
+    const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+    expect(namespaces.split("\n").filter((line) => line.startsWith(`skylab-${prefix}-`))).toEqual([]);
+    const loops = execFileSync("losetup", ["-a"], { encoding: "utf8" });
+    expect(loops.split("\n").filter((line) => line.includes(`/.sandbox/${prefix}-`))).toEqual([]);
+  });
+});
