@@ -144,8 +144,9 @@ teardown() {
 
   if ip netns list | grep -qE "^$netns( |\$)"; then ip netns delete "$netns"; fi
   index=$(index_of)
+  # Deleting the namespace destroys the veth pair too, asynchronously: it may be gone by now.
   if [[ -n $index ]] && ip link show "$(host_veth "$index")" > /dev/null 2>&1; then
-    ip link delete "$(host_veth "$index")"
+    ip link delete "$(host_veth "$index")" 2> /dev/null || true
   fi
   if [[ -d $state ]]; then
     # Nothing of the sandbox is mounted in this namespace; refuse to delete through a mount.
@@ -213,8 +214,12 @@ up() {
   started=$SECONDS
   mkdir -p "$state"
   chmod 0700 "$state"
+  # Sandboxes made at the same time must not pick the same index: allocate under a lock.
+  exec {index_lock}> "$sandboxes/.index.lock"
+  flock "$index_lock"
   index=$(allocate_index)
   printf '%s\n' "$index" > "$state/index"
+  flock -u "$index_lock"
   host_address=10.231.$index.1
   sandbox_address=10.231.$index.2
 

@@ -70,10 +70,6 @@ export interface SandboxStackOptions {
 export async function configureSandboxStack(sandbox: string, stack: string, options: SandboxStackOptions = {}): Promise<void> {
   const conn = readConnection(sandbox);
   const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-  const existing = await runPulumi(["stack", "ls", "--json"]);
-  if (existing.code === 0 && JSON.parse(existing.stdout).some((s: { name: string }) => s.name === stack)) {
-    await must(runPulumi(["stack", "rm", "--force", "--yes", "--stack", stack]));
-  }
   // The stack is made anew: a lock left by a run that was killed cannot belong to anyone.
   const backend = pulumiEnv().PULUMI_BACKEND_URL ?? "";
   if (backend.startsWith("file://")) {
@@ -81,6 +77,10 @@ export async function configureSandboxStack(sandbox: string, stack: string, opti
       recursive: true,
       force: true,
     });
+  }
+  const existing = await runPulumi(["stack", "ls", "--json"]);
+  if (existing.code === 0 && JSON.parse(existing.stdout).some((s: { name: string }) => s.name === stack)) {
+    await must(runPulumi(["stack", "rm", "--force", "--yes", "--stack", stack]));
   }
   await must(runPulumi(["stack", "init", stack]));
   const salt = existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:")) : [];
