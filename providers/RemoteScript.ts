@@ -49,7 +49,7 @@ export interface RemoteScriptArgs {
 // from the program's checkout (found from the working directory the engine starts providers in).
 const remoteScriptProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: any, news: any) {
-    return { inputs: news };
+    return { inputs: loadRuntime().checkInputs(news) };
   },
   async diff(_id: string, olds: any, news: any) {
     const runtime = loadRuntime();

@@ -56,10 +56,20 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
   for (const field of CONNECTION_FIELDS) {
     if ((olds.connection?.[field] ?? null) !== (news.connection?.[field] ?? null)) reasons.push(`connection.${field} changed`);
   }
-  if (news.drift && news.drift !== IN_SYNC) reasons.push(`drift: ${news.drift}`);
-  const fileDrift = observedFileDrift(news);
-  if (fileDrift) reasons.push(`drift: ${fileDrift}`);
+  // A script that writes an observed file judges drift from what it is about to write (values may have
+  // been remediated by a policy after `check` filled in `drift` for display).
+  const drift = news.observedFile ? observedFileDrift(news) : news.drift && news.drift !== IN_SYNC ? news.drift : undefined;
+  if (drift) reasons.push(`drift: ${drift}`);
   return { changes: reasons.length > 0, reasons };
+}
+
+/**
+ * The provider's check: a script that writes an observed file gets its `drift` from the observation, so
+ * that the preview shows the reason (`~ drift: "in-sync" => "... was edited on the host"`).
+ */
+export function checkInputs(news: RemoteScriptProps): RemoteScriptProps {
+  if (!news.observedFile) return news;
+  return { ...news, drift: observedFileDrift(news) ?? IN_SYNC };
 }
 
 /** Why the file on the host differs from what the script writes, or undefined. */

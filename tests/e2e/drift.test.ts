@@ -50,7 +50,8 @@ const handChanges: { name: string; change: string; resource: string; reason: str
   },
   {
     name: "/var/lib/immich remounted without noatime",
-    change: "mount -o remount,relatime /var/lib/immich",
+    // strictatime clears noatime (relatime alone would keep it on a remount).
+    change: "mount -o remount,strictatime /var/lib/immich",
     resource: "nixos-apply-rebuild",
     reason: "/var/lib/immich is mounted without noatime",
     check: "findmnt -no OPTIONS /var/lib/immich | tr , '\\n' | grep -x noatime",

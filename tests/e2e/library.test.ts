@@ -170,7 +170,7 @@ test("poison: the API key is nowhere in the state export, the engine output, the
   for (const output of outputs) expect(output).not.toContain("Ik9-poison");
 
   // Positive control: a process of our own carrying the marker, alive while the sampler runs.
-  const control = spawn("bash", ["-c", "sleep 1", "Ik9-poison-control"]);
+  const control = spawn("bash", ["-c", "sleep 1 & wait", "Ik9-poison-control"]);
   await new Promise((r) => control.on("close", r));
   expect([...processLines].some((l) => l.includes("Ik9-poison-control"))).toBe(true);
   expect([...processLines].filter((l) => l.includes("Ik9-poison") && !l.includes("Ik9-poison-control"))).toStrictEqual([]);
