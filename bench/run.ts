@@ -206,6 +206,7 @@ class Bench {
   mainSandbox = "";
   mainStack = "";
   generatedModulesTar: Buffer = Buffer.alloc(0);
+  readonly setUpRetries: string[] = [];
 
   constructor(readonly options: BenchOptions) {}
 
@@ -244,8 +245,16 @@ class Bench {
     this.log(`set-up: sandbox ${this.mainSandbox}, stack, first converge (untimed)`);
     await this.newSandbox(this.mainSandbox);
     this.mainStack = await this.newStack(this.mainSandbox);
-    // Scenarios 1 and 2 check that their runs change nothing: no separate check here.
-    mustSucceed("first converge of the set-up sandbox", await pulumi(["up", "--yes", "--skip-preview", "--stack", this.mainStack]));
+    // Scenarios 1 and 2 check that their runs change nothing: no separate check here. Untimed, so a first
+    // converge that failed on the program's git index.lock race (see scenario 3) is simply completed by
+    // a second up, as a user would do.
+    for (let attempt = 0; ; attempt++) {
+      const r = await pulumi(["up", "--yes", "--skip-preview", "--stack", this.mainStack]);
+      if (r.code === 0) break;
+      if (!/index\.lock/.test(r.output) || attempt >= 2) mustSucceed("first converge of the set-up sandbox", r);
+      this.setUpRetries.push("set-up converge failed on a git index.lock race; ran up again");
+      this.log("set-up: the first converge failed on a git index.lock race; running up again");
+    }
     const tar = await mustScript(this.mainSandbox, "tar of the generated modules", 'set -euo pipefail\ntar -C "$REPO" -cf - "$GENERATED_DIR" | base64 -w0', {
       REPO: CONVERGE_VALUES.REPO, GENERATED_DIR,
     });
@@ -425,7 +434,8 @@ class Bench {
         }
       }
     });
-    checks.firstConvergesFailedOnGitIndexLock = failedAttempts.length;
+    checks.firstConvergesFailedOnGitIndexLock = failedAttempts.length + this.setUpRetries.length;
+    failedAttempts.push(...this.setUpRetries);
     if (failedAttempts.length) checks.failedAttempts = failedAttempts.join("; ");
     const program = rec.get("program: first pulumi up");
     const hand = rec.get("by hand: one script, one SSH connection");

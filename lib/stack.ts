@@ -5,6 +5,9 @@ import type { Become } from "./ssh";
 /** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
 export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "library", "hostLook"] as const;
 
+/** Top-level keys that hold secrets (set with `config set --secret`). */
+export const SECRET_KEYS = ["sshPrivateKey", "dbPassword", "immichApiKey"] as const;
+
 export interface Stack {
   config: StackConfig;
   privateKey: pulumi.Output<string>;
@@ -16,11 +19,21 @@ export interface Stack {
 }
 
 /** Reads and validates the whole stack config once; throws one error listing every problem. */
-export function readStack(config: pulumi.Config, isSecret: (key: string) => boolean = configIsSecret): Stack {
+export function readStack(
+  config: pulumi.Config,
+  isSecret: (key: string) => boolean = configIsSecret,
+  allKeys: string[] = Object.keys(pulumi.runtime.allConfig()),
+): Stack {
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
     const value = config.getObject<unknown>(key);
     if (value !== undefined) raw[key] = value;
+  }
+  // A misspelled top-level key (`hostlook`) would otherwise be ignored without a word.
+  const known = new Set<string>([...CONFIG_KEYS, ...SECRET_KEYS]);
+  for (const fullKey of allKeys) {
+    const [namespace, key] = fullKey.split(":", 2);
+    if (namespace === config.name && key !== undefined && !known.has(key)) raw[key] = config.get(key);
   }
   const problems: string[] = [];
   let parsed: StackConfig | undefined;

@@ -28,7 +28,7 @@ npx tsc --noEmit -p .
 npx tsc --noEmit -p policy
 
 echo "==> shell syntax"
-for script in components/scripts/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh; do bash -n "$script"; done
+for script in components/scripts/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh sandbox/immich-standin/*.sh; do bash -n "$script"; done
 
 echo "==> tests"
 npx jest --runInBand "$@"

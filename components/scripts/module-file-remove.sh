@@ -5,6 +5,9 @@
 set -euo pipefail
 export LC_ALL=C
 
+# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
+git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
+
 file="$REPO/$RELPATH"
 if [ -f "$file" ] && head -n1 "$file" | grep -qF "$MARKER"; then
   rm -f "$file"
@@ -19,5 +22,5 @@ if [ -f "$file.pre-skylab-immich" ] && [ ! -e "$file" ]; then
   echo "restored the hand-written $RELPATH"
 fi
 if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
-  git -C "$REPO" add -A -- "$RELPATH" 2>/dev/null || true
+  git_add -A -- "$RELPATH" 2>/dev/null || true
 fi

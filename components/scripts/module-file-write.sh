@@ -5,6 +5,9 @@
 set -euo pipefail
 export LC_ALL=C
 
+# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
+git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
+
 if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   echo "$REPO is not a git repository: \`nixos.configRepo\` must point at the NixOS configuration checkout" >&2
   exit 1
@@ -24,4 +27,4 @@ else
   mv -f "$tmp" "$file"
   echo "wrote $RELPATH ($(sha256sum "$file" | cut -c1-12))"
 fi
-git -C "$REPO" add -- "$RELPATH"
+git_add -- "$RELPATH"

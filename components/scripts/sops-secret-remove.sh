@@ -6,6 +6,9 @@ set -euo pipefail
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 export SOPS_AGE_KEY_FILE=$AGE_KEY_FILE
 
+# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
+git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
+
 file="$REPO/$SOPS_FILE"
 record="$STATE_DIR/sops-keys-added"
 if [ ! -f "$file" ] || [ ! -f "$record" ] || ! grep -qxF -- "$KEY_PATH" "$record"; then
@@ -38,10 +41,10 @@ if [ ! -s "$record" ] && [ -f "$original" ]; then
   rm -f "$original"
 fi
 if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
-  git -C "$REPO" add -- "$SOPS_FILE"
+  git_add -- "$SOPS_FILE"
   if ! git -C "$REPO" diff --cached --quiet -- "$SOPS_FILE"; then
     identity=()
     git -C "$REPO" config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
-    git -C "$REPO" "${identity[@]}" commit -q -m "skylab-immich: remove $KEY_PATH" -- "$SOPS_FILE"
+    flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "${identity[@]}" commit -q -m "skylab-immich: remove $KEY_PATH" -- "$SOPS_FILE"
   fi
 fi

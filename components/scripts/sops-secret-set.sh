@@ -6,6 +6,9 @@
 set -euo pipefail
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 export SOPS_AGE_KEY_FILE=$AGE_KEY_FILE
+
+# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
+git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
 umask 077
 
 file="$REPO/$SOPS_FILE"
@@ -30,7 +33,7 @@ else
   [ -n "$value" ] || { echo "empty value for $KEY_PATH on standard input" >&2; exit 1; }
   if $present && [ "$current" = "$value" ]; then
     echo "no change: $KEY_PATH already has the configured value"
-    git -C "$REPO" add -- "$SOPS_FILE"
+    git_add -- "$SOPS_FILE"
     exit 0
   fi
 fi
@@ -46,5 +49,5 @@ printf '"%s"' "$json" | sops set --value-stdin "$file" "$index"
 unset value json current
 # Check the result with a decrypt, not sops' exit code alone.
 sops decrypt --extract "$index" "$file" >/dev/null
-git -C "$REPO" add -- "$SOPS_FILE"
+git_add -- "$SOPS_FILE"
 if $present; then echo "rotated $KEY_PATH in $SOPS_FILE"; else echo "added $KEY_PATH to $SOPS_FILE"; fi

@@ -122,3 +122,19 @@ describe("readStack with the real pulumi.Config and the engine's secret-key list
     expect(problemsOf(() => readStack(new pulumi.Config("skylab-immich")))).toStrictEqual([PLAIN_KEY]);
   });
 });
+
+describe("readStack: keys it does not know", () => {
+  test("a misspelled top-level key of the project is reported; other projects' keys are not", () => {
+    const config = fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, hostlook: "false" });
+    const keys = ["skylab-immich:host", "skylab-immich:sshPrivateKey", "skylab-immich:hostlook", "aws:region"];
+    expect(problemsOf(() => readStack(config, () => true, keys))).toStrictEqual([
+      "unknown setting `hostlook`: remove it or check its spelling",
+    ]);
+  });
+
+  test("the secret keys are known", () => {
+    const config = fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, dbPassword: "pw" });
+    const keys = ["skylab-immich:host", "skylab-immich:sshPrivateKey", "skylab-immich:dbPassword"];
+    expect(readStack(config, () => true, keys).connection.host).toBe("skylab.local");
+  });
+});
