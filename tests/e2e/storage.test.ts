@@ -2,6 +2,9 @@
  * Storage converge against a sandbox SKYLAB with the real engine: the @immich subvolume, the verified
  * migration of /var/lib/immich onto it, the mount entries, ownership, idempotence, diffs, destroy.
  */
+import { execFileSync } from "child_process";
+import { readFileSync } from "fs";
+import { readConnection } from "../../sandbox";
 import { expectNoChanges, expectSuccess, manifest, Target } from "./helpers";
 
 const target = new Target("stor1");
@@ -32,10 +35,24 @@ test("an up killed during the copy, then rerun, converges with nothing lost", as
   originalManifest = await manifest(target, "/var/lib/immich");
   const run = target.up();
   let killed = false;
-  for (let i = 0; i < 200 && !killed; i++) {
-    const out = await target.ssh("pkill -9 -x rsync && echo killed || true");
-    killed = out.includes("killed");
-    if (!killed) await new Promise((r) => setTimeout(r, 100));
+  // Only the rsync of this sandbox: its processes are the ones in its network namespace (other
+  // sandboxes on this machine may be copying too).
+  const netns = readConnection(target.sandbox).netns;
+  for (let i = 0; i < 300 && !killed; i++) {
+    const pids = execFileSync("ip", ["netns", "pids", netns], { encoding: "utf8" }).split("\n").filter(Boolean);
+    for (const pid of pids) {
+      let comm = "";
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (comm === "rsync") {
+        process.kill(Number(pid), "SIGKILL");
+        killed = true;
+      }
+    }
+    if (!killed) await new Promise((r) => setTimeout(r, 50));
   }
   const interrupted = await run;
   expect(killed).toBe(true);
