@@ -1,9 +1,15 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 
-/** A script from components/scripts/, read once when the component module loads. */
+const SHARED_FUNCTIONS = readFileSync(join(__dirname, "scripts", "lib.sh"), "utf8");
+
+/**
+ * A script from components/scripts/, read once when the component module loads, with the shared
+ * functions of scripts/lib.sh placed after its `set -euo pipefail` line.
+ */
 export function loadScript(name: string): string {
-  return readFileSync(join(__dirname, "scripts", name), "utf8");
+  const text = readFileSync(join(__dirname, "scripts", name), "utf8");
+  return text.replace(/^set -[a-z]*e[a-z]* pipefail\n/m, (line) => `${line}${SHARED_FUNCTIONS}`);
 }
 
 /** First line of every file the program writes into the config repo; scripts use it to recognise ours. */

@@ -1,9 +1,8 @@
-import { readFileSync } from "fs";
-import { join } from "path";
+import { loadScript } from "../components/scripts";
 import { scriptWithArgs } from "./shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "./ssh";
 
-const LOOK = readFileSync(join(__dirname, "..", "components", "scripts", "host-facts.sh"), "utf8");
+const LOOK = loadScript("host-facts.sh");
 
 export interface MountFact {
   source: string;

@@ -8,10 +8,7 @@ if [ "$ALLOW_DATA_LOSS" != "true" ]; then
   echo "kept: subvolume $SUBVOLUME on $MEDIAS_LABEL and its data stay (set \`storage.allowDataLoss\` to delete them)"
   exit 0
 fi
-# The label as udev publishes it (what the fileSystems entry names too); not `blkid -L`, which scans
-# every block device and could answer with another disk that carries the same label.
-device=""
-[ -e "/dev/disk/by-label/$MEDIAS_LABEL" ] && device=$(readlink -f "/dev/disk/by-label/$MEDIAS_LABEL")
+device=$(medias_device "$MEDIAS_LABEL")
 if [ -z "$device" ] || [ ! -b "$device" ]; then
   echo "no change: no filesystem labelled $MEDIAS_LABEL, nothing to delete"
   exit 0

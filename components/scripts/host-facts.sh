@@ -18,10 +18,7 @@ tool_version() {
 }
 
 printf '{"medias":{'
-# The label as udev publishes it (what the fileSystems entry names too); not `blkid -L`, which scans
-# every block device and could answer with another disk that carries the same label.
-device=""
-[ -e "/dev/disk/by-label/$MEDIAS_LABEL" ] && device=$(readlink -f "/dev/disk/by-label/$MEDIAS_LABEL")
+device=$(medias_device "$MEDIAS_LABEL")
 [ -b "${device:-/nonexistent}" ] || device=""
 printf '"label":%s,"device":%s' "$(json_string "$MEDIAS_LABEL")" "$(json_or_null "$device")"
 if [ -n "$device" ]; then

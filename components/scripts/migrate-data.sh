@@ -8,10 +8,7 @@ set -euo pipefail
 export LC_ALL=C
 
 marker="$STATE_DIR/migration.done"
-# The label as udev publishes it (what the fileSystems entry names too); not `blkid -L`, which scans
-# every block device and could answer with another disk that carries the same label.
-device=""
-[ -e "/dev/disk/by-label/$MEDIAS_LABEL" ] && device=$(readlink -f "/dev/disk/by-label/$MEDIAS_LABEL")
+device=$(medias_device "$MEDIAS_LABEL")
 if [ -z "$device" ] || [ ! -b "$device" ]; then
   echo "no filesystem labelled $MEDIAS_LABEL: check \`storage.mediasLabel\`" >&2
   exit 1

@@ -5,8 +5,6 @@
 set -euo pipefail
 export LC_ALL=C
 
-# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
-git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
 
 file="$REPO/$RELPATH"
 if [ -f "$file" ] && head -n1 "$file" | grep -qF "$MARKER"; then

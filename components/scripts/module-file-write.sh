@@ -5,8 +5,6 @@
 set -euo pipefail
 export LC_ALL=C
 
-# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
-git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
 
 if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   echo "$REPO is not a git repository: \`nixos.configRepo\` must point at the NixOS configuration checkout" >&2

@@ -7,8 +7,6 @@ set -euo pipefail
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 export SOPS_AGE_KEY_FILE=$AGE_KEY_FILE
 
-# Several scripts stage files in the same repo at once: git's index.lock admits one, so take turns.
-git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
 umask 077
 
 file="$REPO/$SOPS_FILE"

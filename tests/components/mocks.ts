@@ -4,8 +4,7 @@
  * throws: an unknown resource type, or any provider function call.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
-import { join } from "path";
+import { loadScript } from "../../components/scripts";
 
 export const REMOTE_SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
 export const NIX_MODULE_FILE = "skylab:nixos:NixModuleFile";
@@ -28,9 +27,9 @@ export function connectionInput() {
 /** How that connection reaches the engine: the whole object is secret because one field is. */
 export const RECORDED_CONNECTION = secretValue(CONNECTION_PLAIN);
 
-/** A script from components/scripts/, read here independently of the component under test. */
+/** A script as components load it (tests/components/scripts.test.ts checks the loader itself). */
 export function script(name: string): string {
-  return readFileSync(join(__dirname, "..", "..", "components", "scripts", name), "utf8");
+  return loadScript(name);
 }
 
 export interface Recorded {
