@@ -23,12 +23,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> type check (program, tests, policy pack)"
+echo "==> type check (program, tests, policy pack, bench)"
 npx tsc --noEmit -p .
 npx tsc --noEmit -p policy
+npx tsc --noEmit -p bench
 
 echo "==> shell syntax"
-for script in components/scripts/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh sandbox/immich-standin/*.sh; do bash -n "$script"; done
+for script in components/scripts/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh sandbox/immich-standin/*.sh bench/baseline/*.sh bench/remote/*.sh; do bash -n "$script"; done
 
 echo "==> tests"
 npx jest --runInBand "$@"

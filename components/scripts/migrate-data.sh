@@ -67,11 +67,10 @@ echo "copying $files entries ($bytes bytes) from $from to $SUBVOLUME"
 # btrfs.compression is the xattr of the subvolume's compression property, inherited by every new file
 # and folder there: not part of the data, so neither copied nor compared.
 rsync_options=(-aHAX --numeric-ids --delete --sparse --filter='-x btrfs.compression')
+# One streaming filter turns rsync's \r-updated progress line into `progress:` lines (a shell loop per
+# line costs more than the copy).
 rsync "${rsync_options[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" \
-  | tr '\r' '\n' | while IFS= read -r line; do
-      line=$(echo "$line" | tr -s ' ')
-      [ -n "${line// /}" ] && echo "progress: copying:$line" >&2
-    done
+  | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&2
 echo "progress: verifying checksums of every file" >&2
 differences=$(rsync "${rsync_options[@]}" --checksum --dry-run --itemize-changes "$from/" "$target/")
 if [ -n "$differences" ]; then

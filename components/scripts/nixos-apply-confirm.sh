@@ -19,7 +19,7 @@ shown=$(wc -l <"$run_dir/log-$token")
 while :; do
   status=$(cat "$run_dir/status-$token")
   case $status in done|rolled-back|rollback-failed) break ;; esac
-  sleep 1
+  sleep 0.2
 done
 tail -n +"$((shown + 1))" "$run_dir/log-$token"
 if [ "$status" != done ]; then

@@ -84,7 +84,7 @@ until [ -f "$RUN_DIR/confirm-$TOKEN" ]; do
   if [ $SECONDS -ge $deadline ]; then
     rollback "no confirmation from the deployer within ${CONFIRM_TIMEOUT}s (connection lost?)"
   fi
-  sleep 1
+  sleep 0.2
 done
 
 if [ "$MODE" = switch ]; then

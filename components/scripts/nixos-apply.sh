@@ -113,7 +113,7 @@ while :; do
     awaiting-confirmation) echo "confirm-token: $token"; exit 0 ;;
     rolled-back|rollback-failed|done) break ;;
   esac
-  sleep 1
+  sleep 0.2
 done
 tail -n +"$((shown + 1))" "$run_dir/log-$token" >&2 || true
 die "$(cat "$run_dir/result-$token" 2>/dev/null || echo "activation job ended with status $status")"

@@ -41,15 +41,21 @@ test("an up killed during the copy, then rerun, converges with nothing lost", as
   for (let i = 0; i < 300 && !killed; i++) {
     const pids = execFileSync("ip", ["netns", "pids", netns], { encoding: "utf8" }).split("\n").filter(Boolean);
     for (const pid of pids) {
-      let comm = "";
+      let stat = "";
       try {
-        comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       } catch {
         continue; // exited meanwhile
       }
-      if (comm === "rsync") {
-        process.kill(Number(pid), "SIGKILL");
-        killed = true;
+      // "pid (comm) state ...": a zombie has already finished its work, killing it proves nothing.
+      const match = /^\d+ \((.*)\) (\S)/.exec(stat);
+      if (match && match[1] === "rsync" && !["Z", "X"].includes(match[2])) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+          killed = true;
+        } catch {
+          // exited between the read and the kill
+        }
       }
     }
     if (!killed) await new Promise((r) => setTimeout(r, 50));
