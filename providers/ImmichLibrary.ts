@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { providerFromCheckout } from "./fromCheckout";
 import { ConnectionArgs } from "./RemoteScript";
 
 export interface ImmichLibraryArgs {
@@ -21,37 +22,8 @@ export interface ImmichLibraryArgs {
   rescanToken?: pulumi.Input<string>;
 }
 
-/** The provider is serialized into the state and captures nothing: it loads its runtime from the checkout. */
-const immichLibraryProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds: any, news: any) {
-    return { inputs: news };
-  },
-  async diff(_id: string, olds: any, news: any) {
-    const result = await loadRuntime().diff(olds, news);
-    return { changes: result.changes, replaces: [], deleteBeforeReplace: false };
-  },
-  async create(inputs: any) {
-    return loadRuntime().create(inputs);
-  },
-  async update(_id: string, olds: any, news: any) {
-    return loadRuntime().update(olds, news);
-  },
-  async delete(_id: string, props: any) {
-    await loadRuntime().remove(props);
-  },
-};
 
-function loadRuntime(): typeof import("./immichLibraryRuntime") {
-  const path = require("path");
-  const fs = require("fs");
-  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "providers", "immichLibraryRuntime.ts");
-    if (fs.existsSync(candidate)) return require(candidate);
-    if (path.dirname(dir) === dir) {
-      throw new Error(`providers/immichLibraryRuntime.ts not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
-    }
-  }
-}
+const immichLibraryProvider = providerFromCheckout("immichLibraryRuntime");
 
 /**
  * An Immich External Library, managed through Immich's API (@immich/sdk) over an SSH local port forward:

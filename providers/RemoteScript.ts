@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Become } from "../lib/ssh";
+import { providerFromCheckout } from "./fromCheckout";
 
 /** How to reach the host. Every remote script pins the host key; there is no way to turn that off. */
 export interface ConnectionArgs {
@@ -45,39 +46,7 @@ export interface RemoteScriptArgs {
   logOutput?: boolean;
 }
 
-// The provider is serialized into the state. It captures nothing: each method loads the runtime module
-// from the program's checkout (found from the working directory the engine starts providers in).
-const remoteScriptProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds: any, news: any) {
-    return { inputs: loadRuntime().checkInputs(news) };
-  },
-  async diff(_id: string, olds: any, news: any) {
-    const runtime = loadRuntime();
-    const result = runtime.diffScripts(olds, news);
-    return { changes: result.changes, replaces: [], deleteBeforeReplace: false };
-  },
-  async create(inputs: any) {
-    return loadRuntime().create(inputs);
-  },
-  async update(_id: string, olds: any, news: any) {
-    return loadRuntime().update(olds, news);
-  },
-  async delete(_id: string, props: any) {
-    await loadRuntime().remove(props);
-  },
-};
-
-function loadRuntime(): typeof import("./remoteScriptRuntime") {
-  const path = require("path");
-  const fs = require("fs");
-  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "providers", "remoteScriptRuntime.ts");
-    if (fs.existsSync(candidate)) return require(candidate);
-    if (path.dirname(dir) === dir) {
-      throw new Error(`providers/remoteScriptRuntime.ts not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
-    }
-  }
-}
+const remoteScriptProvider = providerFromCheckout("remoteScriptRuntime");
 
 /**
  * A script run on a host over SSH with a pinned host key: created, updated when its inputs change or

@@ -72,6 +72,11 @@ export function checkInputs(news: RemoteScriptProps): RemoteScriptProps {
   return { ...news, drift: observedFileDrift(news) ?? IN_SYNC };
 }
 
+/** The provider's diff (see providers/fromCheckout.ts). */
+export function diff(olds: Partial<RemoteScriptProps>, news: RemoteScriptProps): ScriptDiff {
+  return diffScripts(olds, news);
+}
+
 /** Why the file on the host differs from what the script writes, or undefined. */
 export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "values">): string | undefined {
   const observed = news.observedFile;

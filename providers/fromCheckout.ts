@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** What a runtime module under providers/ exports for `providerFromCheckout`. */
+export interface ProviderRuntime {
+  checkInputs?(news: any): any;
+  diff(olds: any, news: any): { changes: boolean } | Promise<{ changes: boolean }>;
+  create(inputs: any): Promise<{ id: string; outs: any }>;
+  update(olds: any, news: any): Promise<{ outs: any }>;
+  remove(props: any): Promise<void>;
+}
+
+/**
+ * A dynamic provider whose methods load `providers/<runtime>.ts` from the program's checkout (found from
+ * the working directory the engine starts providers in). The provider is serialized into the state:
+ * this way it captures only the runtime's name, never a copy of its code or of anything it uses.
+ */
+export function providerFromCheckout(runtime: string): pulumi.dynamic.ResourceProvider {
+  const load = (): ProviderRuntime => {
+    const path = require("path");
+    const fs = require("fs");
+    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+      const candidate = path.join(dir, "providers", `${runtime}.ts`);
+      if (fs.existsSync(candidate)) return require(candidate);
+      if (path.dirname(dir) === dir) {
+        throw new Error(`providers/${runtime}.ts not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
+      }
+    }
+  };
+  return {
+    async check(_olds: any, news: any) {
+      const module = load();
+      return { inputs: module.checkInputs ? module.checkInputs(news) : news };
+    },
+    async diff(_id: string, olds: any, news: any) {
+      const result = await load().diff(olds, news);
+      return { changes: result.changes, replaces: [], deleteBeforeReplace: false };
+    },
+    async create(inputs: any) {
+      return load().create(inputs);
+    },
+    async update(_id: string, olds: any, news: any) {
+      return load().update(olds, news);
+    },
+    async delete(_id: string, props: any) {
+      await load().remove(props);
+    },
+  };
+}
