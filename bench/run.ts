@@ -22,6 +22,7 @@ import * as os from "os";
 import * as path from "path";
 import { readConnection, sandboxDown, sandboxUp } from "../sandbox";
 import { configureSandboxStack, importGeneratedModules } from "../sandbox/stack";
+import { loadScript } from "../components/scripts";
 import { runRemoteScript } from "../lib/ssh";
 import { scriptWithArgs } from "../lib/shell";
 import {
@@ -176,7 +177,8 @@ class Cleanup {
 
 // ------------------------------------------------------------------------------------------- the bench
 
-const MIGRATE_SCRIPT = readFileSync(path.join(repoRoot, "components", "scripts", "migrate-data.sh"), "utf8");
+// Exactly as the component loads it (with the shared functions of components/scripts/lib.sh).
+const MIGRATE_SCRIPT = loadScript("migrate-data.sh");
 const GENERATED_DIR = "modules/generated/skylab-immich";
 
 /** The settings both sides of scenario 3 converge to (the program's defaults). */
