@@ -10,12 +10,13 @@ import { ImmichModule } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply, VerificationCheck } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
+import { ConfigError } from "./lib/config";
 import { readStack } from "./lib/stack";
 import { IN_SYNC, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
 
 export = async () => {
-  const { config, privateKey, dbPassword, immichApiKey, connection } = readStack(new pulumi.Config());
+  const { config, privateKey, dbPassword, immichApiKey, connection } = userFacing(() => readStack(new pulumi.Config()));
   const { storage, pictures, nixos, immich, nginx, secrets } = config;
   const stateDir = "/var/lib/skylab-immich";
   const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
@@ -59,13 +60,16 @@ export = async () => {
         configRepo: nixos.configRepo, files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir,
         sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile,
       },
-    );
+    ).catch((err: Error) => {
+      // Unreachable host, wrong host key, refused key: the message names the setting; no stack trace.
+      throw new pulumi.RunError(`${err.message} (or preview offline with SKYLAB_SKIP_HOST_LOOK=1: drift is then not checked)`);
+    });
     const problems = preflightProblems(facts, {
       mediasLabel: storage.mediasLabel, configRepo: nixos.configRepo, importPath: gen, host: connection.host,
       requiredTools: ["btrfs", "rsync", "git", "sops", "nixos-rebuild", "findmnt"],
     });
     if (problems.length) {
-      throw new Error(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new pulumi.RunError(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
   }
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
@@ -149,4 +153,14 @@ function slug(path: string): string {
 /** The plain value of a secret, for the program's own SSH look (it never leaves this process). */
 function plain(value: pulumi.Output<string>): Promise<string> {
   return new Promise((resolve) => value.apply((v) => resolve(v)));
+}
+
+/** Errors the user fixes (config): shown as their message alone, without a stack trace. */
+function userFacing<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
 }
