@@ -2,6 +2,8 @@
  * Config that must fail before anything touches the host, and paths with spaces, quotes and `$` that
  * must work end to end (the bind mount of a Pictures folder with an awkward name).
  */
+import { readFileSync } from "fs";
+import { readConnection } from "../../sandbox";
 import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
 
 const target = new Target("conf1");
@@ -66,6 +68,23 @@ test("a Pictures folder and a mount point with spaces, quotes, $ and unicode wor
   const module = await target.ssh("cat /etc/nixos/modules/generated/skylab-immich/storage-media-immich-library-x.nix");
   expect(module).toContain(`"/media/immich \\"library\\" $x" = {`);
   expect(module).toContain(`device = "/home/zipang/Pictures/Digi cam \\"2024\\" $HOME 'é'";`);
+  expectNoChanges(await target.up());
+});
+
+test("an admin user with passwordless sudo (become: sudo) converges the same host", async () => {
+  await target.reconfigure({
+    viaSudo: true,
+    config: { pictures: { source: AWKWARD_SOURCE, mountPoint: AWKWARD_TARGET }, nginx: { clientMaxBodySize: "60000M" } },
+  });
+  const up = await target.up();
+  expectSuccess(up);
+  expect(up.output).toMatch(/immich-vhost-module-file updated/);
+  expect(await target.ssh("grep -c 'client_max_body_size 60000M' /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("1\n");
+  // The scripts ran as root through sudo: the file the apply committed belongs to root.
+  expect(await target.ssh("stat -c %U /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("root\n");
+  // ...and the connections logged in as the admin user, not as root.
+  const log = readFileSync(readConnection(target.sandbox).sshdLog, "utf8");
+  expect((log.match(/Accepted publickey for skyadmin/g) ?? []).length).toBeGreaterThanOrEqual(3);
   expectNoChanges(await target.up());
 });
 
