@@ -138,3 +138,25 @@ describe("readStack: keys it does not know", () => {
     expect(readStack(config, () => true, keys).connection.host).toBe("skylab.local");
   });
 });
+
+describe("readStack: the Immich API key", () => {
+  const LIBRARY_ON = { enabled: true };
+  const missing =
+    "`immichApiKey` is required: `library.enabled` is true, so the program needs an Immich API key: in Immich, " +
+    "Account Settings → API Keys → New API Key (as an administrator), then `npm run pulumi -- config set --secret immichApiKey` and paste it";
+
+  test("required while the library is enabled", () => {
+    expect(problemsOf(() => readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, library: LIBRARY_ON }), () => true, []))).toStrictEqual([missing]);
+  });
+
+  test("refused in plain text", () => {
+    const config = fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, library: LIBRARY_ON, immichApiKey: "k3y" });
+    expect(problemsOf(() => readStack(config, (key) => key !== "skylab-immich:immichApiKey", []))).toStrictEqual([
+      "`immichApiKey` is stored in plain text in the stack file: set it again with `npm run pulumi -- config set --secret immichApiKey`",
+    ]);
+  });
+
+  test("not needed while the library is off", () => {
+    expect(readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY }), () => true, []).immichApiKey).toBeUndefined();
+  });
+});
