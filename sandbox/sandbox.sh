@@ -4,6 +4,7 @@
 #   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH]
 #   sandbox.sh down [--name NAME]
 #   sandbox.sh ssh  [--name NAME] [--user root|skyadmin] [--] CMD...
+#   sandbox.sh exec [--name NAME] [--] CMD...   (inside the container, as root, without SSH)
 #   sandbox.sh status [--name NAME]
 set -euo pipefail
 export LC_ALL=C
@@ -19,7 +20,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,7p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
+  sed -n '4,8p' "${BASH_SOURCE[0]}" | sed 's/^# *//' >&2
   exit 2
 }
 
@@ -40,7 +41,7 @@ while (($#)); do
     --user) ssh_user=${2:?--user needs a value}; shift 2 ;;
     --) shift; remote=("$@"); break ;;
     *)
-      if [[ $command == ssh ]]; then remote=("$@"); break; fi
+      if [[ $command == ssh || $command == exec ]]; then remote=("$@"); break; fi
       die "unknown argument '$1'"
       ;;
   esac
@@ -77,12 +78,62 @@ ssh_argv() {
 
 main_pid() {
   local pid
-  pid=$(cat "$state/sshd.pid" 2> /dev/null) || return 1
+  pid=$(cat "$state/main.pid" 2> /dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2> /dev/null || return 1
   # Guard against PID reuse: the process must live in this sandbox's network namespace.
   [[ $(ip netns identify "$pid" 2> /dev/null) == "$netns" ]] || return 1
   printf '%s\n' "$pid"
+}
+
+# The container's PID 1 (systemd), as this machine sees it: the child of nspawn that runs systemd.
+init_pid() {
+  local main child
+  main=$(main_pid) || return 1
+  for child in $(pgrep -P "$main"); do
+    if [[ $(cat "/proc/$child/comm" 2> /dev/null) == systemd ]]; then
+      printf '%s\n' "$child"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# A command inside the container, in all its namespaces, with a clean environment.
+inside() {
+  local pid
+  pid=$(init_pid) || return 1
+  nsenter -t "$pid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+    LANG=C.UTF-8 LC_ALL=C "$@"
+}
+
+# nspawn runs in a cgroup of the sandbox's own, so what it leaves there (payload/, supervisor/) can be
+# removed without touching anything of this machine. Prints one folder per hierarchy it uses.
+cgroup_dirs() {
+  local line
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    line=$(grep '^0::' /proc/self/cgroup | cut -d: -f3-)
+    printf '%s\n' "/sys/fs/cgroup${line%/}/skylab-sandbox-$name"
+    return
+  fi
+  if [[ -d /sys/fs/cgroup/unified ]]; then
+    line=$(grep '^0::' /proc/self/cgroup | cut -d: -f3-)
+    printf '%s\n' "/sys/fs/cgroup/unified${line%/}/skylab-sandbox-$name"
+  fi
+  if [[ -d /sys/fs/cgroup/systemd ]]; then
+    line=$(grep '^[0-9]*:name=systemd:' /proc/self/cgroup | cut -d: -f3-)
+    printf '%s\n' "/sys/fs/cgroup/systemd${line%/}/skylab-sandbox-$name"
+  fi
+}
+
+remove_cgroups() {
+  local dir
+  [[ -f $state/cgroups ]] || return 0
+  while IFS= read -r dir; do
+    [[ $dir == /sys/fs/cgroup/*/skylab-sandbox-"$name" || $dir == /sys/fs/cgroup/skylab-sandbox-"$name" ]] || continue
+    [[ -d $dir ]] && find "$dir" -depth -type d -exec rmdir {} + 2> /dev/null
+    [[ ! -d $dir ]] || printf 'sandbox: cgroup %s is still in use\n' "$dir" >&2
+  done < "$state/cgroups"
 }
 
 healthy() {
@@ -109,7 +160,13 @@ allocate_index() {
 }
 
 teardown() {
-  local pids=() alive=() pid deadline loops dev index
+  local pids=() alive=() pid deadline loops dev index main
+  # nspawn passes SIGTERM on as a clean shutdown of the container's systemd (SIGRTMIN+3).
+  if main=$(main_pid); then
+    kill -TERM "$main" 2> /dev/null || true
+    deadline=$((SECONDS + 15))
+    while kill -0 "$main" 2> /dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  fi
   if ip netns list | grep -qE "^$netns( |\$)"; then
     mapfile -t pids < <(ip netns pids "$netns")
   fi
@@ -143,6 +200,10 @@ teardown() {
   fi
 
   if ip netns list | grep -qE "^$netns( |\$)"; then ip netns delete "$netns"; fi
+  remove_cgroups
+  # nspawn's bookkeeping: this container's entries, then the folders if no other container uses them.
+  rm -rf -- "/run/systemd/nspawn/propagate/skylab-$name"
+  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/locks /run/systemd/nspawn 2> /dev/null || true
   index=$(index_of)
   # Deleting the namespace destroys the veth pair too, asynchronously: it may be gone by now.
   if [[ -n $index ]] && ip link show "$(host_veth "$index")" > /dev/null 2>&1; then
@@ -194,6 +255,8 @@ fail_up() {
   tail -n 40 "$state/setup.log" >&2 || true
   printf -- '--- sshd log ---\n' >&2
   tail -n 20 "$state/sshd.log" >&2 || true
+  printf -- '--- container console ---\n' >&2
+  tail -n 20 "$state/console.log" >&2 || true
   teardown
   exit 1
 }
@@ -209,7 +272,7 @@ up() {
     printf 'sandbox %s is half-made: removing it first\n' "$name" >&2
     teardown
   fi
-  local sops_bin started index host_address sandbox_address loop pid deadline
+  local sops_bin started index host_address sandbox_address loop pid init deadline
   sops_bin=$(find_sops)
   started=$SECONDS
   mkdir -p "$state"
@@ -241,32 +304,50 @@ up() {
   ip -n "$netns" link set "$(sandbox_veth "$index")" up
   ip -n "$netns" link set lo up
 
-  # A clean environment: nothing of the caller's (tokens, passphrases) leaks into the sandbox.
-  setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    ip netns exec "$netns" unshare --mount --uts --propagation private \
-    bash "$here/lib/inside-setup.sh" "$state" "$here" "$repo_root" "$loop" "$sandbox_address" "$config_repo" "$sops_bin" \
-    > "$state/setup.log" 2>&1 < /dev/null 9>&- &
+  cgroup_dirs > "$state/cgroups"
+  : > "$state/setup.log"
+  # A clean environment: nothing of the caller's (tokens, passphrases) leaks into the sandbox. The
+  # network namespace is entered with nsenter, not `ip netns exec`, which would hide /sys/fs/cgroup
+  # behind a fresh sysfs (nspawn needs it).
+  (
+    while IFS= read -r dir; do
+      mkdir -p "$dir"
+      echo "$BASHPID" > "$dir/cgroup.procs"
+    done < "$state/cgroups"
+    exec setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+      nsenter --net="/run/netns/$netns" unshare --mount --propagation private \
+      bash "$here/lib/inside-setup.sh" "$state" "$here" "$repo_root" "$loop" "$sandbox_address" "$config_repo" \
+      "$sops_bin" "skylab-$name" >> "$state/setup.log" 2>&1 < /dev/null 9>&-
+  ) &
+  local launcher=$! state_now=""
 
-  deadline=$((SECONDS + 90))
-  until grep -q '^SANDBOX READY$' "$state/setup.log" 2> /dev/null; do
-    if ((SECONDS > deadline)) || ! kill -0 "$!" 2> /dev/null; then
-      fail_up "setup did not finish"
-    fi
-    sleep 0.1
+  deadline=$((SECONDS + 60))
+  until [[ $state_now == running || $state_now == degraded ]]; do
+    if ((SECONDS > deadline)); then fail_up "its systemd did not finish booting in 60s (last state: ${state_now:-none})"; fi
+    kill -0 "$launcher" 2> /dev/null || fail_up "systemd-nspawn exited"
+    state_now=$(inside systemctl is-system-running 2> /dev/null) || true
+    [[ -n $state_now ]] || sleep 0.1
+    [[ $state_now == running || $state_now == degraded ]] || sleep 0.1
   done
-  sleep 0.2
+  if [[ $state_now == degraded ]]; then
+    printf 'sandbox %s: its systemd reports failed units:\n%s\n' "$name" "$(inside systemctl --failed --no-legend)" >> "$state/setup.log"
+  fi
+  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" \
+    >> "$state/setup.log" 2>&1 < /dev/null || fail_up "provisioning failed"
+  inside systemctl start sandbox-sshd.service >> "$state/setup.log" 2>&1 || fail_up "sandbox-sshd.service did not start"
   pid=$(main_pid) || fail_up "its main process is gone"
+  init=$(init_pid) || fail_up "its systemd is gone"
 
   jq -n --arg name "$name" --arg address "$sandbox_address" --arg hostAddress "$host_address" \
     --arg adminUser "$admin_user" --arg privateKeyPath "$state/client_ed25519" \
     --arg knownHostsPath "$state/known_hosts" \
     --arg hostPublicKey "$(cut -d' ' -f1,2 "$state/ssh_host_ed25519_key.pub")" \
     --arg configRepo "$config_repo" --arg mediasDevice "$loop" --arg stateDir "$state" \
-    --arg sshdLog "$state/sshd.log" --arg netns "$netns" --argjson pid "$pid" \
+    --arg sshdLog "$state/sshd.log" --arg netns "$netns" --argjson pid "$pid" --argjson initPid "$init" \
     '{name: $name, address: $address, port: 22, users: ["root", $adminUser], adminUser: $adminUser,
       privateKeyPath: $privateKeyPath, knownHostsPath: $knownHostsPath, hostPublicKey: $hostPublicKey,
       configRepo: $configRepo, mediasDevice: $mediasDevice, mediasLabel: "MEDIAS", hostAddress: $hostAddress,
-      netns: $netns, pid: $pid, stateDir: $stateDir, sshdLog: $sshdLog}' > "$state/connection.json.tmp"
+      netns: $netns, pid: $pid, initPid: $initPid, stateDir: $stateDir, sshdLog: $sshdLog}' > "$state/connection.json.tmp"
   mv "$state/connection.json.tmp" "$state/connection.json"
 
   deadline=$((SECONDS + 15))
@@ -300,6 +381,10 @@ case $command in
   up) up ;;
   down) down ;;
   ssh) run_ssh ;;
+  exec)
+    ((${#remote[@]})) || die "exec needs a command after --"
+    inside "${remote[@]}" || die "sandbox $name is not up, or the command failed"
+    ;;
   status)
     if healthy; then cat "$state/connection.json"; else die "sandbox $name is not up"; fi
     ;;

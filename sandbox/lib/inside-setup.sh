@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs as the first process of a sandbox, already inside its network namespace and a fresh private
-# mount (and UTS) namespace. Builds the sandbox's filesystem view, pivots into it, provisions the
-# SKYLAB-like layout and finally becomes sshd, so the namespaces live exactly as long as sshd.
+# mount namespace. Builds the sandbox's root (an overlay of this machine's `/`), gives it the files that
+# make it SKYLAB-shaped, then becomes `systemd-nspawn --boot`: a real systemd is PID 1 inside, and
+# sandbox-provision.service, then sandbox-sshd.service, run as its units.
 #
-# Everything mounted here is mounted only in this mount namespace: the machine's own /etc, /var,
-# /home, /root, /mnt, /media, /nix, /run, /tmp, /usr/local and /dev are never written.
+# Everything mounted here is mounted only in this mount namespace (and the container's, below it): the
+# machine's own /etc, /var, /home, /root, /mnt, /media, /nix, /run, /tmp, /usr/local and /dev are never
+# written.
 set -euo pipefail
 
 state_dir=$1       # .sandbox/NAME on the host
@@ -14,9 +16,10 @@ loop_device=$4     # this sandbox's MEDIAS loop device
 address=$5
 config_repo=$6
 sops_bin=$7
+machine=$8         # the container's machine name (skylab-NAME)
 
-# This shell execs sshd, so its PID is the sandbox's main PID.
-echo "$$" > "$state_dir/sshd.pid"
+# This shell execs systemd-nspawn, so its PID is the sandbox's main PID.
+echo "$$" > "$state_dir/main.pid"
 
 root=$state_dir/root
 mkdir -p "$state_dir/upper" "$state_dir/work" "$root"
@@ -29,53 +32,27 @@ for dir in home root mnt media nix usr/local; do
   mount --bind "$fresh" "$root/$dir"
 done
 chmod 0700 "$root/root"
-
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys"
-mount -t tmpfs -o mode=0755,size=256m tmpfs "$root/run"
+# nspawn mounts its own /dev, /proc, /sys and /run; /tmp is made empty here so that nothing of this
+# machine's /tmp shows through the overlay even for a moment.
 mount -t tmpfs -o mode=1777,size=1g tmpfs "$root/tmp"
 
-# A private /dev: the host has no /dev/disk (and must not get one), and two sandboxes must each
-# resolve /dev/disk/by-label/MEDIAS to their own loop device.
-mount -t tmpfs -o mode=0755,size=1m tmpfs "$root/dev"
-for entry in /dev/*; do
-  base=${entry#/dev/}
-  case $base in
-    tty[0-9]* | vcs* | ptmx | pts | shm | mqueue | disk | log) continue ;;
-  esac
-  if [[ -L $entry ]]; then
-    cp -P "$entry" "$root/dev/$base"
-  elif [[ -c $entry || -b $entry ]]; then
-    : > "$root/dev/$base"
-    mount --bind "$entry" "$root/dev/$base"
-  elif [[ -d $entry ]]; then
-    mkdir "$root/dev/$base"
-    mount --rbind "$entry" "$root/dev/$base"
-  fi
-done
-mkdir -p "$root/dev/pts" "$root/dev/shm" "$root/dev/disk/by-label" "$root/dev/disk/by-uuid"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$root/dev/pts"
-ln -s pts/ptmx "$root/dev/ptmx"
-mount -t tmpfs -o mode=1777,size=64m tmpfs "$root/dev/shm"
-ln -s "../../${loop_device#/dev/}" "$root/dev/disk/by-label/MEDIAS"
-medias_uuid=$(blkid -o value -s UUID "$loop_device")
-ln -s "../../${loop_device#/dev/}" "$root/dev/disk/by-uuid/$medias_uuid"
-
-# sshd writes its log through this bind so the host can count connections.
+# sshd and the provisioning write their logs through these binds so the host can read them.
 : > "$state_dir/sshd.log"
 mkdir -p "$root/var/log"
 : > "$root/var/log/sandbox-sshd.log"
 mount --bind "$state_dir/sshd.log" "$root/var/log/sandbox-sshd.log"
+: > "$root/var/log/sandbox-setup.log"
+mount --bind "$state_dir/setup.log" "$root/var/log/sandbox-setup.log"
 
 tools=$root/usr/local
-mkdir -p "$tools/bin" "$tools/lib/nixos-rebuild-standin" "$tools/lib/skylab-sandbox"
+mkdir -p "$tools/bin" "$tools/lib/nixos-rebuild-standin" "$tools/lib/skylab-sandbox" "$tools/lib/immich-standin"
 install -m 0755 "$sandbox_src/standin/nixos-rebuild" "$tools/bin/nixos-rebuild"
 ln -s nixos-rebuild "$tools/bin/nixos-rebuild-standin"
-install -m 0644 "$sandbox_src/standin/eval.nix" "$sandbox_src/standin/lib.nix" "$sandbox_src/standin/pkgs.nix" \
-  "$tools/lib/nixos-rebuild-standin/"
+install -m 0644 "$sandbox_src"/standin/*.nix "$tools/lib/nixos-rebuild-standin/"
 install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"
+install -m 0644 "$sandbox_src/immich-standin/server.js" "$tools/lib/immich-standin/server.js"
 
 install -m 0600 "$state_dir/ssh_host_ed25519_key" "$root/etc/ssh/sandbox_host_ed25519_key"
 install -m 0644 "$state_dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/sandbox_host_ed25519_key.pub"
@@ -87,16 +64,24 @@ if [[ -d $root$repo_root ]]; then
   mount -t tmpfs -o ro,mode=0755,size=4k tmpfs "$root$repo_root"
 fi
 
-cd "$root"
-mkdir -p .oldroot
-pivot_root . .oldroot
-cd /
-umount -l /.oldroot
-rmdir /.oldroot
+# A machine of its own: identity, and only the units the sandbox means. This machine's enabled units
+# (its sshd, PostgreSQL, nginx, timers) are not the sandbox's: /etc/systemd/system starts empty.
+echo skylab > "$root/etc/hostname"
+rm -f "$root/etc/machine-id"
+systemd-id128 new > "$root/etc/machine-id"
+units=$root/etc/systemd/system
+rm -rf "$units"
+mkdir -p "$units/multi-user.target.wants" "$root/etc/systemd/system-generators" "$root/etc/tmpfiles.d"
+install -m 0644 "$sandbox_src/lib/sandbox-sshd.service" "$units/"
+# systemd's own fstab generator ignores device entries inside a container ("Running in a container,
+# ignoring fstab device entry"); this one turns /etc/fstab into mount units as it does on a host.
+install -m 0755 "$sandbox_src/standin/fstab-generator" "$root/etc/systemd/system-generators/skylab-fstab-generator"
+# There is no udev: the MEDIAS links are made at boot, pointing at this sandbox's loop device.
+medias_uuid=$(blkid -o value -s UUID "$loop_device")
+printf 'L /dev/disk/by-label/MEDIAS - - - - %s\nL /dev/disk/by-uuid/%s - - - - %s\n' \
+  "$loop_device" "$medias_uuid" "$loop_device" > "$root/etc/tmpfiles.d/skylab-sandbox-dev.conf"
+: > "$root/etc/fstab"
 
-hostname skylab
-install -d -m 0755 /run/sshd
-/usr/local/lib/skylab-sandbox/provision.sh "$loop_device" "$address" "$config_repo"
-
-echo "SANDBOX READY"
-exec /usr/sbin/sshd -D -f /etc/ssh/sshd_config_sandbox -E /var/log/sandbox-sshd.log
+exec systemd-nspawn --quiet --directory="$root" --machine="$machine" --hostname=skylab --boot \
+  --register=no --keep-unit --link-journal=no --resolv-conf=off --timezone=off \
+  --bind="$loop_device" > "$state_dir/console.log" 2>&1
