@@ -114,7 +114,8 @@ export = async () => {
   const apply = new NixosApply("nixos-apply", {
     connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
     moduleDigests: modules.map((m) => m.sha256), ownedPaths: [gen, secrets.sopsFile], mode: nixos.mode, checks,
-    confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, stateDir,
+    confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
+    activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
     drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
 

@@ -34,6 +34,10 @@ export interface NixosApplyArgs {
   checks: VerificationCheck[];
   /** Seconds the host waits for the deployer's confirmation before rolling itself back. */
   confirmTimeoutSeconds: number;
+  /** Seconds verification waits for units and HTTP checks to pass (default 180). */
+  verifyTimeoutSeconds?: number;
+  /** Seconds `nixos-rebuild test` may run before the job rolls back (default 900). */
+  activationTimeoutSeconds?: number;
   stateDir?: string;
   drift?: pulumi.Input<string>;
 }
@@ -83,6 +87,8 @@ export class NixosApply extends pulumi.ComponentResource {
           CHECKS: checkLines(args.checks),
           STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
           CONFIRM_TIMEOUT: String(args.confirmTimeoutSeconds),
+          VERIFY_TIMEOUT: String(args.verifyTimeoutSeconds ?? 180),
+          ACTIVATION_TIMEOUT: String(args.activationTimeoutSeconds ?? 900),
           MARKER: GENERATED_MARKER,
           CHECKS_SCRIPT: CHECKS,
           JOB_SCRIPT: JOB,

@@ -153,6 +153,13 @@ export const nixosSchema = z.strictObject({
   mode: z.enum(rebuildModes, { message: `must be one of ${rebuildModes.join(", ")}` }).default("switch"),
   /** Seconds the host waits for the deployer's confirmation before it rolls itself back. */
   confirmTimeoutSeconds: z.number().int().min(10).max(3600).default(120),
+  /**
+   * Seconds verification may wait for the services to come up (units active, HTTP answering) before it
+   * counts a check as failed and the host rolls back. Immich takes seconds to tens of seconds after a restart.
+   */
+  verifyTimeoutSeconds: z.number().int().min(5).max(3600).default(180),
+  /** Seconds `nixos-rebuild test` may take on the host before the apply gives up and rolls back. */
+  activationTimeoutSeconds: z.number().int().min(30).max(7200).default(900),
 });
 
 export const immichSchema = z.strictObject({

@@ -19,7 +19,8 @@ library=false
 if [ -f "$spec" ]; then
   library=true
   api_key=$(head -c 24 /dev/urandom | base64)
-  printf %s "$api_key" | IMMICH_OPENAPI_SPEC=$spec bash sandbox/immich-standin/start.sh "$name" >/dev/null
+  # immich-server.service (the stand-in) is started by the `up`; it reads the key's hash from here.
+  printf %s "$api_key" | bash sandbox/immich-standin/start.sh "$name" --configure-only >/dev/null
 else
   echo "External Library step skipped: Immich's OpenAPI subset not found at $spec (set IMMICH_OPENAPI_SPEC)"
 fi

@@ -2,10 +2,12 @@
 # It runs detached from the SSH session, so a dropped connection cannot stop it halfway, and it rolls the
 # host back by itself when activation or verification fails, or when the deployer does not confirm in
 # time (the deployer confirms over a new SSH connection: proof the host is still reachable).
-# Values: REPO MODE CHECKS CONFIRM_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS(array)
+# Values: REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT
+#         PREV_SYSTEM REBUILD_ARGS(array) JOB_PATH
+# `job --rollback REASON` only rolls back: the deployer's session runs it when the job itself died.
 # shellcheck shell=bash
 set -uo pipefail
-export LC_ALL=C
+export LC_ALL=C PATH=$JOB_PATH
 exec >>"$RUN_DIR/log-$TOKEN" 2>&1
 
 set_status() {
@@ -22,9 +24,9 @@ rollback() {
   if [ -z "$PREV_SYSTEM" ]; then
     say "no previous system was active: nothing to re-activate"
   elif [ -x "$PREV_SYSTEM/bin/switch-to-configuration" ]; then
-    "$PREV_SYSTEM/bin/switch-to-configuration" test
+    timeout "$ACTIVATION_TIMEOUT" "$PREV_SYSTEM/bin/switch-to-configuration" test
   else
-    nixos-rebuild test "${REBUILD_ARGS[@]}"
+    timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
   fi
   # The truth, not an exit code: which system is active, which commit the repo is on.
   current=$(readlink -f /run/current-system 2>/dev/null || true)
@@ -39,10 +41,18 @@ rollback() {
   exit 1
 }
 
-say "activating (nixos-rebuild test: no boot entry until verified)"
+if [ "${1:-}" = --rollback ]; then
+  rollback "${2:-rollback requested}"
+fi
+
+say "activating (nixos-rebuild test: no boot entry until verified); PATH=$PATH"
 set_status activating
-if ! nixos-rebuild test "${REBUILD_ARGS[@]}"; then
-  rollback "activation failed (nixos-rebuild test)"
+timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
+rc=$?
+if [ "$rc" -eq 124 ]; then
+  rollback "activation did not finish within ${ACTIVATION_TIMEOUT}s (\`nixos.activationTimeoutSeconds\`)"
+elif [ "$rc" -ne 0 ]; then
+  rollback "activation failed (nixos-rebuild test exited $rc)"
 fi
 
 # Mounts whose live options differ from their declaration: someone remounted them by hand, or (BTRFS)
@@ -71,7 +81,8 @@ remount_differing() {
 remount_differing
 
 set_status verifying
-say "verifying"
+say "verifying (services get up to ${VERIFY_TIMEOUT}s to come up: \`nixos.verifyTimeoutSeconds\`)"
+VERIFY_DEADLINE=$((SECONDS + VERIFY_TIMEOUT))
 if ! run_checks >"$RUN_DIR/report-$TOKEN.json"; then
   cat "$RUN_DIR/report-$TOKEN.json"
   rollback "verification failed: $(grep -o '"check":"[^"]*","target":"[^"]*","status":"fail","detail":"[^"]*"' "$RUN_DIR/report-$TOKEN.json" | head -3 | tr '\n' ' ')"

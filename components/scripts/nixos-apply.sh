@@ -3,7 +3,7 @@
 # then start the detached activation job and follow it until it waits for the deployer's confirmation
 # (printed as `confirm-token: ...`) or has rolled the host back (exit 1 with what failed).
 # Inputs: REPO GENERATED_DIR MODULE_FILES DEFAULT_MODULE OWNED_PATHS MODE CHECKS STATE_DIR
-#         CONFIRM_TIMEOUT MARKER CHECKS_SCRIPT JOB_SCRIPT
+#         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT MARKER CHECKS_SCRIPT JOB_SCRIPT
 set -euo pipefail
 export LC_ALL=C
 
@@ -84,20 +84,38 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 job="$run_dir/job-$token.sh"
 {
   echo '#!/usr/bin/env bash'
+  # A transient unit does not inherit this session's environment; on NixOS its PATH is a minimal one
+  # without nixos-rebuild, git or findmnt. The job gets this session's PATH, NixOS' system paths first.
+  JOB_PATH="/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:$PATH"
   RUN_DIR=$run_dir TOKEN=$token PREV_COMMIT=$prev_commit PREV_SYSTEM=$prev_system
-  declare -p REPO MODE CHECKS CONFIRM_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS
+  declare -p REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM \
+    REBUILD_ARGS JOB_PATH
   printf '%s\n' "$CHECKS_SCRIPT" "$JOB_SCRIPT"
 } >"$job"
 echo starting >"$run_dir/status-$token"
 : >"$run_dir/log-$token"
+job_unit="skylab-immich-apply-$token.service"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
-  systemd-run --quiet --collect --unit "skylab-immich-apply-$token" bash "$job"
+  systemd-run --quiet --collect --unit "$job_unit" "$(command -v bash)" "$job"
+  echo "activation job $token started as transient unit $job_unit (detached: it finishes, or rolls back, even if this connection drops)"
 else
   setsid -f bash "$job" </dev/null >/dev/null 2>&1
+  job_unit=""
+  echo "activation job $token started (detached: it finishes, or rolls back, even if this connection drops)"
 fi
-echo "activation job $token started (detached: it finishes, or rolls back, even if this connection drops)"
 
-# Follow the job's log until it waits for confirmation or has ended.
+# Is the job still running? Under systemd its unit says so; a job that died (killed, out of memory)
+# before it wrote a final status would otherwise be waited for forever.
+job_alive() {
+  if [ -n "$job_unit" ]; then
+    case $(systemctl is-active "$job_unit" 2>/dev/null) in active|activating|deactivating|reloading) return 0 ;; *) return 1 ;; esac
+  fi
+  pgrep -f -- "$job" >/dev/null 2>&1
+}
+
+# Follow the job's log until it waits for confirmation or has ended, within a deadline: activation,
+# verification and the rollback each have their own, plus a margin.
+follow_deadline=$((SECONDS + ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))
 shown=0
 while :; do
   status=$(cat "$run_dir/status-$token")
@@ -113,6 +131,17 @@ while :; do
     awaiting-confirmation) echo "confirm-token: $token"; exit 0 ;;
     rolled-back|rollback-failed|done) break ;;
   esac
+  if ! job_alive; then
+    status=$(cat "$run_dir/status-$token")
+    case $status in awaiting-confirmation|rolled-back|rollback-failed|done) continue ;; esac
+    echo "the activation job died while $status (its unit ${job_unit:-process} is gone): rolling back from this session" >&2
+    bash "$job" --rollback "the activation job died while $status (unit ${job_unit:-none} killed?)" || true
+    status=$(cat "$run_dir/status-$token")
+    break
+  fi
+  if [ "$SECONDS" -ge "$follow_deadline" ]; then
+    die "the activation job $token (${job_unit:-detached}) has not finished after $((ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))s (\`nixos.activationTimeoutSeconds\` and \`nixos.verifyTimeoutSeconds\`); it is still $status: see $run_dir/log-$token on the host"
+  fi
   sleep 0.2
 done
 tail -n +"$((shown + 1))" "$run_dir/log-$token" >&2 || true

@@ -8,6 +8,8 @@
 #   http <url> <text the answer must contain> [<Host header>]
 # run_checks prints a JSON array of {check,target,status,detail}; status is pass, fail or
 # not-applicable (a check that cannot run on this host, with the reason; never counted as passed).
+# Services take time to come up after a restart: unit and http checks retry until VERIFY_DEADLINE (a
+# value of $SECONDS; unset: one try) and say on stderr what they wait for and how long it took.
 # shellcheck shell=bash
 
 check_json() {
@@ -59,22 +61,55 @@ check_readable_by() {
   fi
 }
 
-check_unit() {
-  local unit=$1
-  if ! systemd_running; then echo "not-applicable|$NO_SYSTEMD"; return; fi
-  if systemctl is-active --quiet "$unit"; then echo "pass|active"; else echo "fail|$(systemctl is-active "$unit" 2>&1)"; fi
+# Runs "$@" (a probe printing pass|... or fail|...) until it passes or VERIFY_DEADLINE is reached.
+until_deadline() {
+  local what=$1 started=$SECONDS result announced=0
+  shift
+  while :; do
+    result=$("$@")
+    if [ "${result%%|*}" != fail ] || [ "$SECONDS" -ge "${VERIFY_DEADLINE:-0}" ]; then
+      if [ $announced -eq 1 ] || [ $((SECONDS - started)) -gt 0 ]; then
+        result="$result (waited $((SECONDS - started))s for $what)"
+        printf 'verification: %s after %ss: %s\n' "$what" "$((SECONDS - started))" "${result%%|*}" >&2
+      fi
+      echo "$result"
+      return
+    fi
+    if [ $announced -eq 0 ]; then
+      printf 'verification: waiting for %s (up to %ss more): %s\n' "$what" "$((VERIFY_DEADLINE - SECONDS))" "${result#*|}" >&2
+      announced=1
+    fi
+    sleep 1
+  done
 }
 
-check_http() {
-  local url=$1 expect=$2 host=${3:-} body
+probe_unit() {
+  local state
+  state=$(systemctl is-active "$1" 2>&1)
+  if [ "$state" = active ]; then echo "pass|active"; else echo "fail|$state"; fi
+}
+
+check_unit() {
   if ! systemd_running; then echo "not-applicable|$NO_SYSTEMD"; return; fi
-  local args=(-fsS --max-time 10)
+  until_deadline "unit $1" probe_unit "$1"
+}
+
+probe_http() {
+  local url=$1 expect=$2 host=$3 body limit
+  limit=$(( ${VERIFY_DEADLINE:-0} - SECONDS ))
+  [ "$limit" -ge 2 ] && [ "$limit" -le 10 ] || limit=10
+  local args=(-fsS --max-time "$limit")
   [ -n "$host" ] && args+=(-H "Host: $host")
   if body=$(curl "${args[@]}" "$url" 2>&1); then
     if [[ $body == *"$expect"* ]]; then echo "pass|answered $expect"; else echo "fail|answer lacks $expect: ${body:0:120}"; fi
   else
     echo "fail|$body"
   fi
+}
+
+check_http() {
+  if ! systemd_running; then echo "not-applicable|$NO_SYSTEMD"; return; fi
+  until_deadline "$1${3:+ (Host: $3)}" probe_http "$1" "$2" "${3:-}"
 }
 
 run_checks() {

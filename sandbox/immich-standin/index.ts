@@ -54,6 +54,18 @@ export async function startImmichStandin(name: string, options: StandinOptions):
   return Number(result.stdout.trim());
 }
 
+/**
+ * Gives the sandbox's stand-in its API key (as a sha256) without starting anything: the next `up` starts
+ * immich-server.service, which runs the stand-in with it.
+ */
+export async function configureImmichStandin(name: string, options: StandinOptions): Promise<void> {
+  const args = [name, "--configure-only"];
+  if (options.adminEmail) args.push("--admin-email", options.adminEmail);
+  if (options.msPerFile !== undefined) args.push("--ms-per-file", String(options.msPerFile));
+  const result = await run("start.sh", args, options.apiKey);
+  if (result.code !== 0) throw new Error(`immich stand-in of ${name} was not configured:\n${result.stderr}`);
+}
+
 export async function stopImmichStandin(name: string): Promise<void> {
   const result = await run("stop.sh", [name]);
   if (result.code !== 0) throw new Error(`immich stand-in of ${name} did not stop:\n${result.stderr}`);

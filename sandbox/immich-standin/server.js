@@ -241,8 +241,8 @@ class Server {
     };
     this.users = [admin];
     // Immich keeps API keys hashed (sha256 of the secret); so does the stand-in: the secret is not on disk.
-    this.apiKeys = [{ id: crypto.randomUUID(), name: options.apiKeyName, hash: options.apiKeySha256, userId: admin.id,
-      permissions: ["all"], createdAt: nowIso(), updatedAt: nowIso() }];
+    this.apiKeys = options.apiKeySha256 ? [{ id: crypto.randomUUID(), name: options.apiKeyName, hash: options.apiKeySha256, userId: admin.id,
+      permissions: ["all"], createdAt: nowIso(), updatedAt: nowIso() }] : [];
     this.sessions = new Map();
     this.libraries = new Map();
     /** libraryId → { path, type, size }[] */
@@ -647,28 +647,81 @@ class Server {
 function parseOptions(argv) {
   const options = {
     host: "127.0.0.1", port: 2283, stateDir: "/var/lib/immich-standin", runAs: "immich", mediaLocation: "/var/lib/immich",
-    scanStartMs: 400, msPerFile: 250, adminName: "Admin", apiKeyName: "skylab-immich",
+    scanStartMs: 400, msPerFile: 250, adminName: "Admin", apiKeyName: "skylab-immich", adminEmail: "admin@skylab.local",
+    role: "server",
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_m, c) => c.toUpperCase());
     options[key] = ["port", "scanStartMs", "msPerFile"].includes(key) ? Number(argv[i + 1]) : argv[i + 1];
   }
-  // The admin's password and the API key's hash come in a file (the key itself never reaches the stand-in).
-  if (options.config) Object.assign(options, JSON.parse(fs.readFileSync(options.config, "utf8")));
-  for (const required of ["spec", "adminEmail", "apiKeySha256"]) {
-    if (!options[required]) throw new Error(`immich stand-in: --${required} is required`);
-  }
+  // The admin's e-mail and the API key's hash come in a file (the key itself never reaches the stand-in).
+  // Without it (no key configured yet) every authenticated request is refused, as with a fresh Immich.
+  if (options.config && fs.existsSync(options.config)) Object.assign(options, JSON.parse(fs.readFileSync(options.config, "utf8")));
+  if (options.role === "server" && !options.spec) throw new Error("immich stand-in: --spec is required");
   return options;
+}
+
+/**
+ * Seconds before the server answers, from --start-delay-file: a number, or "never" (a server that never
+ * comes up). A real Immich takes seconds to tens of seconds after a restart; the default says so.
+ */
+function startDelaySeconds(file) {
+  if (!file || !fs.existsSync(file)) return 3;
+  const text = fs.readFileSync(file, "utf8").trim();
+  if (text === "never") return Infinity;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`immich stand-in: ${file} must hold a number of seconds or "never" (got "${text}")`);
+  return seconds;
+}
+
+/** Immich writes a `.immich` marker into each folder of its media location at start, and stops if it cannot. */
+function checkMediaLocation(mediaLocation) {
+  for (const folder of ["upload", "library", "thumbs", "encoded-video", "profile", "backups"]) {
+    const dir = path.join(mediaLocation, folder);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, ".immich"), "");
+  }
+}
+
+/** The other Immich units' stand-ins: they answer their health endpoints only. */
+function healthServer(options) {
+  const routes = { "machine-learning": ["/ping", "pong"], "public-proxy": ["/share/healthcheck", "ok"] };
+  const [route, answer] = routes[options.role] || [];
+  if (!route) throw new Error(`immich stand-in: unknown --role ${options.role}`);
+  return http.createServer((req, res) => {
+    const found = new URL(req.url, "http://standin").pathname === route;
+    res.writeHead(found ? 200 : 404, { "content-type": "text/plain" });
+    res.end(found ? answer : "Not Found");
+  });
 }
 
 if (require.main === module) {
   const options = parseOptions(process.argv.slice(2));
-  fs.mkdirSync(options.stateDir, { recursive: true });
-  const server = new Server(options);
-  server.listen().then(() => {
-    process.stdout.write(`immich stand-in listening on ${options.host}:${options.port}\n`);
-  });
   for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));
+  if (options.role !== "server") {
+    healthServer(options).listen(options.port, options.host, () => {
+      process.stdout.write(`immich ${options.role} stand-in listening on ${options.host}:${options.port}\n`);
+    });
+  } else {
+    fs.mkdirSync(options.stateDir, { recursive: true });
+    try {
+      checkMediaLocation(options.mediaLocation);
+    } catch (err) {
+      process.stderr.write(`immich stand-in: cannot write the media location ${options.mediaLocation}: ${err.message}\n`);
+      process.exit(1);
+    }
+    const delay = options.startDelay !== undefined ? Number(options.startDelay) : startDelaySeconds(options.startDelayFile);
+    process.stdout.write(`immich stand-in starting: answering on ${options.host}:${options.port} in ${delay}s\n`);
+    if (delay !== Infinity) {
+      setTimeout(() => {
+        new Server(options).listen().then(() => {
+          process.stdout.write(`immich stand-in listening on ${options.host}:${options.port}\n`);
+        });
+      }, delay * 1000);
+    } else {
+      setInterval(() => {}, 1 << 30);
+    }
+  }
 }
 
 module.exports = { Contract, Server, globToRegExp, SDK_OVERRIDES };

@@ -17,6 +17,7 @@ address=$5
 config_repo=$6
 sops_bin=$7
 machine=$8         # the container's machine name (skylab-NAME)
+immich_spec=$9     # Immich's OpenAPI subset for the Immich stand-in (may be absent)
 
 # This shell execs systemd-nspawn, so its PID is the sandbox's main PID.
 echo "$$" > "$state_dir/main.pid"
@@ -48,11 +49,14 @@ tools=$root/usr/local
 mkdir -p "$tools/bin" "$tools/lib/nixos-rebuild-standin" "$tools/lib/skylab-sandbox" "$tools/lib/immich-standin"
 install -m 0755 "$sandbox_src/standin/nixos-rebuild" "$tools/bin/nixos-rebuild"
 ln -s nixos-rebuild "$tools/bin/nixos-rebuild-standin"
-install -m 0644 "$sandbox_src"/standin/*.nix "$tools/lib/nixos-rebuild-standin/"
+install -m 0644 "$sandbox_src"/standin/*.nix "$sandbox_src"/standin/*.py "$tools/lib/nixos-rebuild-standin/"
 install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"
 install -m 0644 "$sandbox_src/immich-standin/server.js" "$tools/lib/immich-standin/server.js"
+if [[ -f $immich_spec ]]; then
+  install -m 0644 "$immich_spec" "$tools/lib/immich-standin/openapi-subset.json"
+fi
 
 install -m 0600 "$state_dir/ssh_host_ed25519_key" "$root/etc/ssh/sandbox_host_ed25519_key"
 install -m 0644 "$state_dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/sandbox_host_ed25519_key.pub"
@@ -73,6 +77,10 @@ units=$root/etc/systemd/system
 rm -rf "$units"
 mkdir -p "$units/multi-user.target.wants" "$root/etc/systemd/system-generators" "$root/etc/tmpfiles.d"
 install -m 0644 "$sandbox_src/lib/sandbox-sshd.service" "$units/"
+# Units start with a minimal PATH, as on NixOS (there: coreutils, findutils, grep, sed, systemd; never
+# /usr/local/bin, where the sandbox's nixos-rebuild is): a transient unit must set the PATH it needs.
+mkdir -p "$root/etc/systemd/system.conf.d"
+printf '[Manager]\nDefaultEnvironment=PATH=/usr/bin:/bin\n' > "$root/etc/systemd/system.conf.d/skylab-sandbox.conf"
 # systemd's own fstab generator ignores device entries inside a container ("Running in a container,
 # ignoring fstab device entry"); this one turns /etc/fstab into mount units as it does on a host.
 install -m 0755 "$sandbox_src/standin/fstab-generator" "$root/etc/systemd/system-generators/skylab-fstab-generator"

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from "child_process";
 import { readConnection } from "../../sandbox";
-import { mutatingRequests, standinRequests, StandinRequest, startImmichStandin } from "../../sandbox/immich-standin";
+import { configureImmichStandin, mutatingRequests, standinRequests, StandinRequest } from "../../sandbox/immich-standin";
 import { runPulumi } from "../../sandbox/stack";
 import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
 
@@ -51,7 +51,8 @@ async function stackOutput(name: string): Promise<unknown> {
 beforeAll(async () => {
   await target.create({ config: { library: { enabled: true, scanTimeoutSeconds: 120 } } });
   await setApiKey();
-  await startImmichStandin(target.sandbox, { apiKey: POISON, msPerFile: 300 });
+  // immich-server.service runs the stand-in once `up` declares it; it reads the key's hash configured here.
+  await configureImmichStandin(target.sandbox, { apiKey: POISON, msPerFile: 300 });
   sampler = setInterval(() => {
     try {
       for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n")) processLines.add(line);

@@ -58,7 +58,7 @@ describe("the stand-in process", () => {
     expect(args).toContain("server.js");
     expect(args).not.toContain(API_KEY);
     // Only the key's sha256 is on disk, as Immich stores keys.
-    const config = readFileSync(path.join(readConnection(SANDBOX).stateDir, "fs", "usr-local", "lib", "immich-standin", "config.json"), "utf8");
+    const config = readFileSync(path.join(readConnection(SANDBOX).stateDir, "upper", "etc", "immich-standin", "config.json"), "utf8");
     expect(config).not.toContain(API_KEY);
     expect(config).toContain(require("crypto").createHash("sha256").update(API_KEY).digest("hex"));
   });
