@@ -42,7 +42,7 @@ def png(width, height, seed):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
 
 
-def immich_media(base):
+def immich_media(base, immich_owner):
     rng = random.Random(20240611)
     count = 0
     for folder in ("upload", "library", "thumbs", "encoded-video", "profile", "backups"):
@@ -82,9 +82,14 @@ def immich_media(base):
     os.setxattr(os.path.join(album, "photo with spaces.jpg"), "user.skylab", b"test")
     count += 3
 
-    for directory, _subdirs, _files in os.walk(base):
-        if USER_ID in directory or directory.endswith(("thumbs", "library", "encoded-video", "profile")):
-            os.chown(directory, *PREVIOUS_OWNER)
+    # The running Immich's user owns what it writes (its folders and their markers, which it checks at
+    # start); the per-user folders keep the earlier install's owner.
+    for directory, _subdirs, files in os.walk(base):
+        owner = PREVIOUS_OWNER if USER_ID in directory else immich_owner
+        os.chown(directory, *owner)
+        for name in files:
+            if os.stat(os.path.join(directory, name), follow_symlinks=False).st_uid == 0:
+                os.chown(os.path.join(directory, name), *owner, follow_symlinks=False)
     return count
 
 
@@ -99,7 +104,8 @@ def digicam(base, uid, gid):
 
 def main():
     immich_dir, digicam_dir, uid, gid = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    files = immich_media(immich_dir)
+    immich_owner = (int(sys.argv[5]), int(sys.argv[6]))
+    files = immich_media(immich_dir, immich_owner)
     images = digicam(digicam_dir, uid, gid)
     print(f"sample data: {files} entries in {immich_dir}, {images} images in {digicam_dir}")
 

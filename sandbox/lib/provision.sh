@@ -89,7 +89,11 @@ medias_init=$(mktemp -d /run/medias-init.XXXXXX)
 mount -t btrfs -o subvolid=5 "$loop_device" "$medias_init"
 btrfs -q subvolume create "$medias_init/@pictures"
 chown "$zipang_uid:$zipang_gid" "$medias_init/@pictures"
-python3 "$lib_dir/make-sample-data.py" /var/lib/immich "$medias_init/@pictures/Digicam" "$zipang_uid" "$zipang_gid"
+# Immich ran on SKYLAB before (the owner's work-in-progress module): its system user owns its data.
+groupadd --system immich
+useradd --system --gid immich --home-dir /var/lib/immich --no-create-home --shell /usr/sbin/nologin immich
+python3 "$lib_dir/make-sample-data.py" /var/lib/immich "$medias_init/@pictures/Digicam" "$zipang_uid" "$zipang_gid" \
+  "$(id -u immich)" "$(id -g immich)"
 umount "$medias_init"
 rmdir "$medias_init"
 install -d -m 0755 -o "$zipang_uid" -g "$zipang_gid" /home/zipang/Pictures

@@ -44,13 +44,17 @@ def nginx_string(value):
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-RECOMMENDED_PROXY = [
+# As nixpkgs' nginx module: the global part of recommendedProxySettings goes into the http block, the
+# headers into every location that proxies (proxy_set_header in a location replaces the inherited ones).
+RECOMMENDED_PROXY_HTTP = [
     "proxy_redirect off;",
     "proxy_connect_timeout 60s;",
     "proxy_send_timeout 60s;",
     "proxy_read_timeout 60s;",
     "proxy_http_version 1.1;",
     'proxy_set_header "Connection" "";',
+]
+RECOMMENDED_PROXY = [
     "proxy_set_header Host $host;",
     "proxy_set_header X-Real-IP $remote_addr;",
     "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
@@ -95,12 +99,11 @@ def nginx_config(nginx):
     if nginx.get("recommendedGzipSettings"):
         http += ["gzip on;", "gzip_proxied any;", "gzip_vary on;"]
     if recommended:
-        http += ["proxy_headers_hash_max_size 512;", "proxy_headers_hash_bucket_size 64;"]
+        http += RECOMMENDED_PROXY_HTTP + ["proxy_headers_hash_max_size 512;", "proxy_headers_hash_bucket_size 64;"]
     http += str(nginx.get("appendHttpConfig", "")).splitlines()
     for name, vhost in sorted(nginx.get("virtualHosts", {}).items()):
         names = [vhost.get("serverName") or name] + list(vhost.get("serverAliases", []))
-        server = ["listen 80;", "listen [::]:80;" if False else "", "server_name " + " ".join(names) + ";"]
-        server = [line for line in server if line]
+        server = ["listen 80;", "server_name " + " ".join(names) + ";"]
         for path, location in sorted(vhost.get("locations", {}).items()):
             server += nginx_location(path, location, recommended)
         server += str(vhost.get("extraConfig", "")).splitlines()

@@ -1,0 +1,130 @@
+/**
+ * The paths a real NixOS host takes, on the sandbox's real systemd: the activation as a transient unit
+ * with the PATH it sets, verification waiting for a slow Immich, rollback when Immich never answers or
+ * when the activation unit is killed, mounts repaired through their systemd mount units, and a typo'd
+ * option refused at dry-activate with NixOS's wording.
+ */
+import { expectNoChanges, expectSuccess, Target } from "./helpers";
+
+const target = new Target("sysd1");
+
+async function state(): Promise<{ system: string; head: string; mounts: string }> {
+  return {
+    system: (await target.ssh("readlink -f /run/current-system")).trim(),
+    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
+    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
+  };
+}
+
+type Report = { check: string; target: string; status: string; detail: string }[];
+async function report(): Promise<Report> {
+  return JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as Report;
+}
+
+/** Polls a host command until its output satisfies `done` (an event, not a fixed sleep); fails after `tries`. */
+async function waitFor(command: string, done: (out: string) => boolean, tries = 300): Promise<string> {
+  let out = "";
+  for (let i = 0; i < tries; i++) {
+    out = await target.ssh(command);
+    if (done(out)) return out;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`waited in vain for: ${command}\nlast output: ${out}`);
+}
+
+const config = (extra: Record<string, unknown> = {}) => ({ config: { nixos: { confirmTimeoutSeconds: 30, verifyTimeoutSeconds: 60 }, ...extra } });
+
+beforeAll(async () => {
+  await target.create(config());
+  // Immich answers only 20 s after it starts (a real one takes seconds to tens of seconds).
+  await target.ssh("mkdir -p /etc/immich-standin && echo 20 > /etc/immich-standin/start-delay");
+});
+
+afterAll(async () => {
+  await target.destroy();
+});
+
+test("verification waits for an Immich that answers only after 20 s, and passes; the activation ran as a transient unit with its own PATH", async () => {
+  const result = await target.up();
+  expectSuccess(result);
+  expect(result.output).toMatch(/verification: waiting for http:\/\/127\.0\.0\.1:2283\/api\/server\/ping \(up to \d+s more\)/);
+  const checks = await report();
+  expect(checks.map((r) => `${r.check} ${r.status}`)).toEqual([
+    "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
+    "unit pass", "unit pass", "unit pass", "http pass", "http pass",
+  ]);
+  const waited = Number(/waited (\d+)s/.exec(checks[8].detail)?.[1]);
+  expect(waited).toBeGreaterThan(0);
+  // The container's journal: the job ran as a transient unit, and finished.
+  const journal = await target.ssh("journalctl --no-pager -o cat | grep -E 'skylab-immich-apply-[0-9a-f]{16}\\.service' || true");
+  expect(journal).toMatch(/Started skylab-immich-apply-[0-9a-f]{16}\.service/);
+  expect(journal).toMatch(/skylab-immich-apply-[0-9a-f]{16}\.service: Deactivated successfully/);
+  // Units start with a minimal PATH here, as on NixOS (no /usr/local/bin, where nixos-rebuild is):
+  // the job found nixos-rebuild only through the PATH it sets.
+  expect(await target.ssh("systemd-run --wait --quiet --pipe sh -c 'echo $PATH'")).toBe("/usr/bin:/bin\n");
+  expect(await target.ssh("grep -h 'activating (nixos-rebuild test' /var/lib/skylab-immich/apply/log-*")).toContain(
+    "PATH=/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:",
+  );
+  expectNoChanges(await target.up());
+}, 300_000);
+
+test("/var/lib/immich unmounted by hand: preview shows it, up remounts it through its systemd mount unit", async () => {
+  await target.ssh("systemctl stop immich-server.service && umount /var/lib/immich");
+  const preview = await target.preview("--diff");
+  expect(preview.code).toBe(0);
+  expect(preview.output).toContain("/var/lib/immich");
+  const since = (await target.ssh("date '+%Y-%m-%d %H:%M:%S'")).trim();
+  expectSuccess(await target.up());
+  expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
+  expect(await target.ssh(`journalctl --no-pager -o cat --since '${since}' -u var-lib-immich.mount`)).toContain("Mounted var-lib-immich.mount");
+  expect((await target.ssh("systemctl is-active var-lib-immich.mount immich-server.service")).trim().split("\n")).toEqual(["active", "active"]);
+  expectNoChanges(await target.up());
+}, 300_000);
+
+test("Immich never answering: the host rolls back within the deadline and up names the check", async () => {
+  const before = await state();
+  await target.reconfigure(config({ nginx: { clientMaxBodySize: "60000M" }, nixos: { confirmTimeoutSeconds: 30, verifyTimeoutSeconds: 15 } }));
+  await target.ssh("echo never > /etc/immich-standin/start-delay && systemctl stop immich-server.service");
+  const failed = await target.up();
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain('verification failed: "check":"http","target":"http://127.0.0.1:2283/api/server/ping","status":"fail"');
+  expect(failed.output).toContain("(waited 15s for http://127.0.0.1:2283/api/server/ping)");
+  expect(failed.output).toContain("the host was restored");
+  expect(await state()).toEqual(before);
+  await target.ssh("echo 1 > /etc/immich-standin/start-delay");
+  expectSuccess(await target.up());
+}, 300_000);
+
+test("the activation unit killed mid-activation: up fails with a clear message, never hangs, and the host is restored", async () => {
+  const before = await state();
+  await target.reconfigure(config({ nginx: { clientMaxBodySize: "70000M" } }));
+  await target.ssh("echo 60 > /etc/nixos-rebuild-standin/delay-next-activation");
+  const running = target.up();
+  const unit = (await waitFor("systemctl list-units --plain --no-legend 'skylab-immich-apply-*' | awk '{print $1}'", (out) => out.trim() !== "")).trim();
+  await waitFor("cat /var/lib/skylab-immich/apply/status-* | sort -u", (out) => out.includes("activating"));
+  await target.ssh(`systemctl kill --signal=SIGKILL ${unit}`);
+  const failed = await running;
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("the activation job died while activating");
+  expect(failed.output).toContain("the host was restored");
+  expect(await state()).toEqual(before);
+  expectSuccess(await target.up());
+}, 300_000);
+
+test("a typo'd option in a module fails preview at dry-activate with NixOS's wording, before anything changes", async () => {
+  const before = await state();
+  await target.ssh(
+    "cd /etc/nixos && printf '{ ... }:\\n{\\n  services.immich.prot = 2283;\\n}\\n' > modules/services/typo.nix && " +
+      "sed -i 's#./modules/services/immich.nix#./modules/services/immich.nix ./modules/services/typo.nix#' configuration.nix && " +
+      "git add -A && git -c user.name=t -c user.email=t@t commit -qm 'typo'",
+  );
+  const typoHead = (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim();
+  await target.reconfigure(config({ nginx: { clientMaxBodySize: "80000M" } }));
+  const failed = await target.up();
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("The option `services.immich.prot' does not exist.");
+  expect(failed.output).toContain("the configuration does not evaluate");
+  expect(await state()).toEqual({ ...before, head: typoHead });
+  await target.ssh("cd /etc/nixos && git -c user.name=t -c user.email=t@t revert --no-edit HEAD -q");
+  expectSuccess(await target.up());
+}, 300_000);
