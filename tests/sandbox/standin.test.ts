@@ -100,6 +100,11 @@ test("switch makes generation 2 and mounts each fileSystems entry with exactly i
   // compress is filesystem-wide: MEDIAS was mounted first without it (see FACTS.md, BTRFS).
   expect(options).not.toContain("compress");
   expect((await run("findmnt -n -o OPTIONS /media/immich")).split(",")[0]).toBe("ro");
+  // As on NixOS: fileSystems → /etc/fstab → daemon-reload → mount units of the sandbox's systemd.
+  expect(await run("grep ' /srv/x ' /etc/fstab")).toBe("/dev/disk/by-label/MEDIAS /srv/x btrfs subvol=@x,compress=zstd,noatime 0 0\n");
+  expect(result).toContain("mounted /srv/x (/dev/disk/by-label/MEDIAS, btrfs, subvol=@x,compress=zstd,noatime) [started srv-x.mount]\n");
+  expect(await run("systemctl is-active srv-x.mount media-immich.mount")).toBe("active\nactive\n");
+  expect(await run("systemctl show -p FragmentPath --value srv-x.mount")).toBe("/run/systemd/generator/srv-x.mount\n");
   expect(await run("touch /media/immich/new 2>&1 || true")).toContain("Read-only file system");
 });
 
@@ -116,14 +121,16 @@ test("activating the same configuration twice changes nothing and says so", asyn
 
 test("what is declared but not emulated is listed", async () => {
   const status = JSON.parse(await run("nixos-rebuild-standin status"));
-  expect(status.notRealized).toEqual(expect.arrayContaining(["services.nginx", "networking.firewall", "environment.systemPackages"]));
+  expect(status.notRealized).toEqual(["environment.systemPackages", "networking.firewall", "system.stateVersion", "time.timeZone"]);
+  // services.nginx is realized: a real unit of the sandbox's systemd, serving the fixture's vhost.
+  expect(await run("systemctl is-active nginx.service")).toBe("active\n");
   expect(Object.keys(status.managed.mounts).sort()).toEqual(["/home/zipang/Pictures", "/media/immich", "/mnt/medias", "/srv/x"]);
 });
 
 test("switch --rollback returns /run/current-system and the mounts to generation 1", async () => {
   const result = await run("nixos-rebuild switch --rollback");
   expect(result).toContain("switching profile to generation 1\n");
-  expect(result).toContain("unmounted /srv/x\n");
+  expect(result).toContain("unmounted /srv/x (stopped srv-x.mount)\n");
   expect(await currentSystem()).toBe(generation1);
   expect(await profile()).toBe("system-1-link\n");
   expect(await run("findmnt -n /srv/x || echo absent; findmnt -n /media/immich || echo absent")).toBe("absent\nabsent\n");
