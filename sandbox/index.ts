@@ -25,13 +25,17 @@ export interface SandboxConnection {
   /** Host public key in authorized_keys format (`ssh-ed25519 AAAA...`), for the program's `hostKey`. */
   hostPublicKey: string;
   configRepo: string;
+  /** `flake`: the repo has a flake.nix and nixos-rebuild takes `--flake`; `plain`: configuration.nix. */
+  configKind: "plain" | "flake";
   /** Loop device holding this sandbox's MEDIAS filesystem, as seen from this machine. */
   mediasDevice: string;
   mediasLabel: string;
   hostAddress: string;
   netns: string;
-  /** PID of the sandbox's sshd, the process that holds its mount namespace. */
+  /** PID of the sandbox's systemd-nspawn, the process that holds its namespaces. */
   pid: number;
+  /** PID (on this machine) of the systemd that is PID 1 inside the sandbox. */
+  initPid: number;
   stateDir: string;
   sshdLog: string;
 }
@@ -41,6 +45,8 @@ export interface SandboxUpOptions {
   size?: string;
   /** Where the NixOS configuration repo lives inside the sandbox (default `/etc/nixos`). */
   configRepo?: string;
+  /** A flake-shaped config repo: `flake.nix` with `nixosConfigurations.skylab` built from the same modules. */
+  flake?: boolean;
 }
 
 export interface SandboxSshOptions {
@@ -91,6 +97,7 @@ export async function sandboxUp(name: string, opts: SandboxUpOptions = {}): Prom
   const args = ["up", "--name", name];
   if (opts.size !== undefined) args.push("--size", opts.size);
   if (opts.configRepo !== undefined) args.push("--config-repo", opts.configRepo);
+  if (opts.flake) args.push("--flake");
   const result = await runScript(args);
   if (result.code !== 0) {
     throw new Error(`sandbox:up ${name} failed with exit code ${result.code}:\n${result.stderr}`);

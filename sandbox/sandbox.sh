@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Disposable "sandbox SKYLAB" hosts: see sandbox/README.md.
 #
-#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH]
+#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH] [--flake]
 #   sandbox.sh down [--name NAME]
 #   sandbox.sh ssh  [--name NAME] [--user root|skyadmin] [--] CMD...
 #   sandbox.sh exec [--name NAME] [--] CMD...   (inside the container, as root, without SSH)
@@ -31,6 +31,7 @@ shift
 name=skylab
 size=256M
 config_repo=/etc/nixos
+config_kind=plain
 ssh_user=root
 remote=()
 while (($#)); do
@@ -38,6 +39,7 @@ while (($#)); do
     --name) name=${2:?--name needs a value}; shift 2 ;;
     --size) size=${2:?--size needs a value}; shift 2 ;;
     --config-repo) config_repo=${2:?--config-repo needs a value}; shift 2 ;;
+    --flake) config_kind=flake; shift ;;
     --user) ssh_user=${2:?--user needs a value}; shift 2 ;;
     --) shift; remote=("$@"); break ;;
     *)
@@ -332,7 +334,7 @@ up() {
   if [[ $state_now == degraded ]]; then
     printf 'sandbox %s: its systemd reports failed units:\n%s\n' "$name" "$(inside systemctl --failed --no-legend)" >> "$state/setup.log"
   fi
-  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" \
+  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" "$config_kind" \
     >> "$state/setup.log" 2>&1 < /dev/null || fail_up "provisioning failed"
   inside systemctl start sandbox-sshd.service >> "$state/setup.log" 2>&1 || fail_up "sandbox-sshd.service did not start"
   pid=$(main_pid) || fail_up "its main process is gone"
@@ -342,11 +344,11 @@ up() {
     --arg adminUser "$admin_user" --arg privateKeyPath "$state/client_ed25519" \
     --arg knownHostsPath "$state/known_hosts" \
     --arg hostPublicKey "$(cut -d' ' -f1,2 "$state/ssh_host_ed25519_key.pub")" \
-    --arg configRepo "$config_repo" --arg mediasDevice "$loop" --arg stateDir "$state" \
+    --arg configRepo "$config_repo" --arg configKind "$config_kind" --arg mediasDevice "$loop" --arg stateDir "$state" \
     --arg sshdLog "$state/sshd.log" --arg netns "$netns" --argjson pid "$pid" --argjson initPid "$init" \
     '{name: $name, address: $address, port: 22, users: ["root", $adminUser], adminUser: $adminUser,
       privateKeyPath: $privateKeyPath, knownHostsPath: $knownHostsPath, hostPublicKey: $hostPublicKey,
-      configRepo: $configRepo, mediasDevice: $mediasDevice, mediasLabel: "MEDIAS", hostAddress: $hostAddress,
+      configRepo: $configRepo, configKind: $configKind, mediasDevice: $mediasDevice, mediasLabel: "MEDIAS", hostAddress: $hostAddress,
       netns: $netns, pid: $pid, initPid: $initPid, stateDir: $stateDir, sshdLog: $sshdLog}' > "$state/connection.json.tmp"
   mv "$state/connection.json.tmp" "$state/connection.json"
 

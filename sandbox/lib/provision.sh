@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs inside the sandbox's own filesystem view (after pivot_root): gives it SKYLAB's shape.
+# Runs inside the booted sandbox (sandbox.sh, through nsenter): gives it SKYLAB's shape.
+#   provision.sh LOOP_DEVICE ADDRESS CONFIG_REPO plain|flake
 set -euo pipefail
 
 loop_device=$1
 address=$2
 config_repo=$3
+config_kind=$4
 
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 lib_dir=/usr/local/lib/skylab-sandbox
@@ -44,7 +46,10 @@ PRETTY_NAME="NixOS (sandbox SKYLAB: Debian userland, nixos-rebuild stand-in)"
 VERSION_ID="24.05"
 EOF
 install -d -m 0755 /etc/nixos-rebuild-standin /nix/store /nix/var/nix/profiles
-if [[ $config_repo != /etc/nixos ]]; then
+rebuild_args=()
+if [[ $config_kind == flake ]]; then
+  rebuild_args=(--flake "$config_repo")
+elif [[ $config_repo != /etc/nixos ]]; then
   printf '%s\n' "$config_repo/configuration.nix" > /etc/nixos-rebuild-standin/nixos-config
 fi
 
@@ -60,6 +65,9 @@ git init --quiet --initial-branch=main
 git config user.name "zipang"
 git config user.email "zipang@skylab.local"
 cp -R "$lib_dir/fixtures/nixos/." "$config_repo/"
+if [[ $config_kind == flake ]]; then
+  cp "$lib_dir/fixtures/flake/flake.nix" "$config_repo/flake.nix"
+fi
 immich_module=$(cat modules/services/immich.nix)
 printf '# Immich photo management: work in progress.\n{ config, lib, pkgs, ... }:\n{\n}\n' > modules/services/immich.nix
 cat > .sops.yaml <<EOF
@@ -99,5 +107,5 @@ rmdir "$medias_init"
 install -d -m 0755 -o "$zipang_uid" -g "$zipang_gid" /home/zipang/Pictures
 
 # Generation 1, as SKYLAB's currently running system.
-nixos-rebuild switch
+nixos-rebuild switch "${rebuild_args[@]}"
 printf 'sandbox SKYLAB provisioned at %s (%s)\n' "$address" "$loop_device"

@@ -41,6 +41,11 @@ export class Target {
     return result.stdout;
   }
 
+  /** A command's whole result, failing or not. */
+  sshResult(command: string): Promise<{ stdout: string; stderr: string; code: number }> {
+    return sandboxSsh(this.sandbox, command);
+  }
+
   /** Connections sshd accepted so far (the host look and every remote script each open one). */
   acceptedConnections(): number {
     const log = readFileSync(readConnection(this.sandbox).sshdLog, "utf8");
