@@ -8,7 +8,7 @@ cd "$SKYLAB_ROOT"
 
 PULUMI_VERSION=3.248.0
 SOPS_VERSION=3.13.2
-DEBIAN_PACKAGES=(openssh-server openssh-client btrfs-progs age nix-bin git iproute2 sudo rsync jq util-linux
+DEBIAN_PACKAGES=(openssh-server openssh-client btrfs-progs age nix-bin git iproute2 sudo rsync jq util-linux systemd-container
   attr acl python3 procps psmisc nginx-light curl)
 
 phase() { printf '\n==> %s\n' "$*"; }

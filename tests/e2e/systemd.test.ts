@@ -126,6 +126,6 @@ test("a typo'd option in a module fails preview at dry-activate with NixOS's wor
   expect(failed.output).toContain("The option `services.immich.prot' does not exist.");
   expect(failed.output).toContain("the configuration does not evaluate");
   expect(await state()).toEqual({ ...before, head: typoHead });
-  await target.ssh("cd /etc/nixos && git -c user.name=t -c user.email=t@t revert --no-edit HEAD -q");
+  await target.ssh("cd /etc/nixos && git -c user.name=t -c user.email=t@t revert --no-edit HEAD >/dev/null");
   expectSuccess(await target.up());
 }, 300_000);

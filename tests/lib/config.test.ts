@@ -46,7 +46,10 @@ describe("parseStackConfig: the baseline", () => {
         allowDataLoss: false,
       },
       pictures: { source: "/home/zipang/Pictures/Digicam", mountPoint: "/media/immich" },
-      nixos: { configRepo: "/etc/nixos", generatedDir: "modules/generated/skylab-immich", mode: "switch", confirmTimeoutSeconds: 120 },
+      nixos: {
+        configRepo: "/etc/nixos", generatedDir: "modules/generated/skylab-immich", mode: "switch", confirmTimeoutSeconds: 120,
+        verifyTimeoutSeconds: 180, activationTimeoutSeconds: 900,
+      },
       immich: {
         host: "127.0.0.1",
         port: 2283,
