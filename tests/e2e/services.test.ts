@@ -67,7 +67,7 @@ test("up converges: the secret decrypts on the host, the modules evaluate, a gen
   }
   const generations = Number((await target.ssh("ls /nix/var/nix/profiles | grep -c '^system-.*-link$'")).trim());
   expect(generations).toBe(generationsBefore + 1);
-  const report = JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as { check: string; status: string; detail: string }[];
+  const report = JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as { check: string; target: string; status: string; detail: string }[];
   // Every check ran for real on the sandbox's systemd: units active, Immich answering directly and
   // through nginx with the vhost's Host header.
   expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
