@@ -9,6 +9,9 @@ cd "$SKYLAB_ROOT"
 name=${1:-demo}
 stack="sandbox-$name"
 
+# The idempotent set-up first: on a fresh machine it installs everything, afterwards it takes seconds.
+bash scripts/setup.sh
+
 echo "==> sandbox SKYLAB '$name'"
 bash sandbox/sandbox.sh up --name "$name" >/dev/null
 # No Immich can run here: the External Library step talks to the stand-in Immich API in the sandbox,

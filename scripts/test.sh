@@ -7,10 +7,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$SKYLAB_ROOT"
 
-if [ ! -x .tools/bin/pulumi ] || [ ! -d node_modules ]; then
-  echo "the toolchain is missing: run \`npm run setup\` first" >&2
-  exit 1
-fi
+# The idempotent set-up first: on a fresh machine it installs everything, afterwards it takes seconds.
+bash scripts/setup.sh
 
 before=$(ls .sandbox 2>/dev/null || true)
 cleanup() {

@@ -85,14 +85,17 @@ test("Immich never answering: the host rolls back within the deadline and up nam
   const before = await state();
   await target.reconfigure(config({ nginx: { clientMaxBodySize: "60000M" }, nixos: { confirmTimeoutSeconds: 30, verifyTimeoutSeconds: 15 } }));
   await target.ssh("echo never > /etc/immich-standin/start-delay && systemctl stop immich-server.service");
-  const failed = await target.up();
-  expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain('verification failed: "check":"http","target":"http://127.0.0.1:2283/api/server/ping","status":"fail"');
-  expect(failed.output).toContain("(waited 15s for http://127.0.0.1:2283/api/server/ping)");
-  expect(failed.output).toContain("the host was restored");
-  expect(await state()).toEqual(before);
-  // The owner fixes Immich and restarts it; the next up converges.
-  await target.ssh("echo 1 > /etc/immich-standin/start-delay && systemctl restart immich-server.service");
+  try {
+    const failed = await target.up();
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain('verification failed: "check":"http","target":"http://127.0.0.1:2283/api/server/ping","status":"fail"');
+    expect(failed.output).toMatch(/\(waited \d+s for http:\/\/127\.0\.0\.1:2283\/api\/server\/ping\)/);
+    expect(failed.output).toContain("the host was restored");
+    expect(await state()).toEqual(before);
+  } finally {
+    // The owner fixes Immich and restarts it; the next up converges.
+    await target.ssh("echo 1 > /etc/immich-standin/start-delay && systemctl restart immich-server.service");
+  }
   expectSuccess(await target.up());
 }, 300_000);
 
