@@ -12,7 +12,7 @@ import { NixosApply, VerificationCheck } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
 import { ConfigError } from "./lib/config";
 import { readStack } from "./lib/stack";
-import { IN_SYNC, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
+import { IN_SYNC, migrationDrift, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
 
 export = async () => {
@@ -82,9 +82,10 @@ export = async () => {
     connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, compression: storage.compression,
     allowDataLoss: storage.allowDataLoss, drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
   });
+  const immichUnits = ["immich-server.service", "immich-machine-learning.service"];
   const migration = new DataMigration("immich-data-migration", {
     connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, source: storage.mountPoint, keepAt,
-    units: ["immich-server.service", "immich-machine-learning.service"], stateDir,
+    units: immichUnits, stateDir, drift: drift((f) => migrationDrift(f, storage.mountPoint, storage.subvolume)),
   }, { dependsOn: [subvolume] });
   const dataMount = new FileSystemMount("immich-data-mount", {
     connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint, device, fsType: "btrfs",
@@ -116,6 +117,7 @@ export = async () => {
     moduleDigests: modules.map((m) => m.sha256), ownedPaths: [gen, secrets.sopsFile], mode: nixos.mode, checks,
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
+    dataPath: { source: storage.mountPoint, keptAt: keepAt, copy: `subvolume ${storage.subvolume} on ${storage.mediasLabel}`, units: immichUnits },
     drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
 

@@ -18,6 +18,8 @@ export interface DataMigrationArgs {
   units: pulumi.Input<string[]>;
   /** Host folder for the program's own markers. Default "/var/lib/skylab-immich". */
   stateDir?: pulumi.Input<string>;
+  /** Why the host no longer matches (from the host look), or IN_SYNC: a non-empty reason migrates again. */
+  drift?: pulumi.Input<string>;
 }
 
 /**
@@ -44,6 +46,7 @@ export class DataMigration extends pulumi.ComponentResource {
           STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
           UNITS: pulumi.output(args.units).apply((units) => units.join(" ")),
         },
+        drift: args.drift,
       },
       { parent: this },
     );

@@ -39,6 +39,12 @@ export interface NixosApplyArgs {
   /** Seconds `nixos-rebuild test` may run before the job rolls back (default 900). */
   activationTimeoutSeconds?: number;
   stateDir?: string;
+  /**
+   * The data path that a migration moved onto a subvolume before this apply. Until the host confirms the
+   * new system, a rollback puts the original back where the previous system expects it (when that
+   * system does not mount the subvolume there) and starts `units` on it again.
+   */
+  dataPath?: { source: string; keptAt: string; copy: string; units: string[] };
   drift?: pulumi.Input<string>;
 }
 
@@ -89,6 +95,10 @@ export class NixosApply extends pulumi.ComponentResource {
           CONFIRM_TIMEOUT: String(args.confirmTimeoutSeconds),
           VERIFY_TIMEOUT: String(args.verifyTimeoutSeconds ?? 180),
           ACTIVATION_TIMEOUT: String(args.activationTimeoutSeconds ?? 900),
+          DATA_SOURCE: args.dataPath?.source ?? "",
+          DATA_KEPT_AT: args.dataPath?.keptAt ?? "",
+          DATA_COPY: args.dataPath?.copy ?? "",
+          DATA_UNITS: (args.dataPath?.units ?? []).join(" "),
           MARKER: GENERATED_MARKER,
           CHECKS_SCRIPT: CHECKS,
           JOB_SCRIPT: JOB,

@@ -15,6 +15,16 @@ export function subvolumeDrift(facts: HostFacts, subvolume: string, compression:
   return IN_SYNC;
 }
 
+/**
+ * The data is back at its source, not migrated: a rollback of the first apply put it there (the marker
+ * of the migration is gone and the source, not mounted, holds data).
+ */
+export function migrationDrift(facts: HostFacts, source: string, subvolume: string): string {
+  const { done, sourceBytes } = facts.migration;
+  if (done || sourceBytes === null || sourceBytes === 0) return IN_SYNC;
+  return `the data at ${source} is not on ${subvolume} (a rollback put it back): it is copied again`;
+}
+
 /** A generated file on the host is byte-identical to what the program renders. */
 export function moduleFileDrift(facts: HostFacts, path: string, expectedSha256: string): string {
   const found = facts.repo.files?.[path];

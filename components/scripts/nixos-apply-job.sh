@@ -3,7 +3,7 @@
 # host back by itself when activation or verification fails, or when the deployer does not confirm in
 # time (the deployer confirms over a new SSH connection: proof the host is still reachable).
 # Values: REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT
-#         PREV_SYSTEM REBUILD_ARGS(array) JOB_PATH
+#         PREV_SYSTEM REBUILD_ARGS(array) JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_COPY DATA_UNITS MIGRATION_MARKER
 # `job --rollback REASON` only rolls back: the deployer's session runs it when the job itself died.
 # shellcheck shell=bash
 set -uo pipefail
@@ -16,6 +16,40 @@ set_status() {
 }
 say() { printf '[%s] %s\n' "$(date -u +%T)" "$*"; }
 
+# The data path is part of the last good state. A first apply moved the original data aside (the
+# migration) for the subvolume's mount; the previous system does not mount it, so the original goes back
+# where that system's Immich expects it, and Immich's units run on it again. The copy stays on the
+# subvolume; the next `up` copies again (the migration marker goes, and the host look sees the data back).
+restore_data_path() {
+  local unit
+  [ -n "$DATA_SOURCE" ] || return 0
+  if findmnt -rn --mountpoint "$DATA_SOURCE" >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ -d "$DATA_KEPT_AT" ] && { [ ! -e "$DATA_SOURCE" ] || [ -z "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ]; }; then
+    rmdir "$DATA_SOURCE" 2>/dev/null || true
+    mv -T "$DATA_KEPT_AT" "$DATA_SOURCE"
+    rm -f "$MIGRATION_MARKER"
+    say "data path restored: the original data is back at $DATA_SOURCE (a copy stays on $DATA_COPY)"
+    DATA_RESTORED="; the original data is back at $DATA_SOURCE (a copy stays on $DATA_COPY)"
+  fi
+  if [ -d /run/systemd/system ]; then
+    for unit in $DATA_UNITS; do
+      if systemctl cat "$unit" >/dev/null 2>&1 && ! systemctl is-active --quiet "$unit"; then
+        systemctl start "$unit" && say "started $unit on the restored data path" || say "could not start $unit"
+      fi
+    done
+  fi
+}
+
+# The data path as the previous system expects it: mounted by it, or its data in place.
+data_path_ok() {
+  [ -n "$DATA_SOURCE" ] || return 0
+  findmnt -rn --mountpoint "$DATA_SOURCE" >/dev/null 2>&1 && return 0
+  [ ! -d "$DATA_KEPT_AT" ] || [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ]
+}
+
+DATA_RESTORED=""
 rollback() {
   local reason=$1 current head
   say "rolling back: $reason"
@@ -28,14 +62,15 @@ rollback() {
   else
     timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
   fi
-  # The truth, not an exit code: which system is active, which commit the repo is on.
+  restore_data_path
+  # The truth, not an exit code: which system is active, which commit the repo is on, where the data is.
   current=$(readlink -f /run/current-system 2>/dev/null || true)
   head=$(git -C "$REPO" rev-parse HEAD)
-  if [ "$current" = "$PREV_SYSTEM" ] && [ "$head" = "$PREV_COMMIT" ]; then
-    printf '%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}" >"$RUN_DIR/result-$TOKEN"
+  if [ "$current" = "$PREV_SYSTEM" ] && [ "$head" = "$PREV_COMMIT" ] && data_path_ok; then
+    printf '%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}$DATA_RESTORED" >"$RUN_DIR/result-$TOKEN"
     set_status rolled-back
   else
-    printf '%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12})" >"$RUN_DIR/result-$TOKEN"
+    printf '%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12}), $DATA_SOURCE $(data_path_ok && echo 'holds its data' || echo "is empty and unmounted (the original is at $DATA_KEPT_AT)")" >"$RUN_DIR/result-$TOKEN"
     set_status rollback-failed
   fi
   exit 1

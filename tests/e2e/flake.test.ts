@@ -3,17 +3,11 @@
  * modules): the apply passes `--flake`, the stand-in evaluates the flake's configuration with its inputs
  * stood in (no network) and sees only git-tracked files, as a flake does.
  */
-import { expectNoChanges, expectSuccess, Target } from "./helpers";
+import { Target, expectNoChanges, expectSuccess, hostState } from "./helpers";
 
 const target = new Target("flake1");
 
-async function state(): Promise<{ system: string; head: string; mounts: string }> {
-  return {
-    system: (await target.ssh("readlink -f /run/current-system")).trim(),
-    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
-    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
-  };
-}
+const state = () => hostState(target);
 
 beforeAll(async () => {
   await target.create({ sandbox: { flake: true } });

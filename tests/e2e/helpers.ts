@@ -59,6 +59,15 @@ export class Target {
   }
 }
 
+/** What "the last good state" is made of: the active system, the config repo's commit, the mounts. */
+export async function hostState(target: Target): Promise<{ system: string; head: string; mounts: string }> {
+  return {
+    system: (await target.ssh("readlink -f /run/current-system")).trim(),
+    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
+    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
+  };
+}
+
 /** "Resources: N unchanged" and no create/update/delete/replace lines. */
 export function expectNoChanges(result: PulumiResult): void {
   if (result.code !== 0) throw new Error(`pulumi failed:\n${result.output}`);

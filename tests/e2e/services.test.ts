@@ -5,7 +5,7 @@
 import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import { readConnection } from "../../sandbox";
-import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
+import { Target, expectNoChanges, expectSuccess, hostState, shellWord } from "./helpers";
 
 // Quotes, `$` and a backtick: it must reach sops intact and leak nowhere.
 const POISON = "Pz9-poison'\"$HOME`id`-7f3a1c";
@@ -28,13 +28,7 @@ function startSampling(): void {
   }, 40);
 }
 
-async function state(): Promise<{ system: string; head: string; mounts: string }> {
-  return {
-    system: (await target.ssh("readlink -f /run/current-system")).trim(),
-    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
-    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
-  };
-}
+const state = () => hostState(target);
 
 async function record<T extends { output: string }>(run: Promise<T>): Promise<T> {
   const result = await run;

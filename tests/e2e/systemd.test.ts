@@ -4,17 +4,11 @@
  * when the activation unit is killed, mounts repaired through their systemd mount units, and a typo'd
  * option refused at dry-activate with NixOS's wording.
  */
-import { expectNoChanges, expectSuccess, Target } from "./helpers";
+import { Target, expectNoChanges, expectSuccess, hostState } from "./helpers";
 
 const target = new Target("sysd1");
 
-async function state(): Promise<{ system: string; head: string; mounts: string }> {
-  return {
-    system: (await target.ssh("readlink -f /run/current-system")).trim(),
-    head: (await target.ssh("git -C /etc/nixos rev-parse HEAD")).trim(),
-    mounts: await target.ssh("findmnt -rn -o TARGET,OPTIONS | grep -E '^/(var/lib/immich|media/immich|mnt/medias)' | sort"),
-  };
-}
+const state = () => hostState(target);
 
 type Report = { check: string; target: string; status: string; detail: string }[];
 async function report(): Promise<Report> {
