@@ -21,6 +21,8 @@ export = async () => {
   const stateDir = "/var/lib/skylab-immich";
   const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
   const gen = nixos.generatedDir;
+  // What the program changes in the config repo: committed together, rolled back together.
+  const ownedPaths = [gen, secrets.sopsFile];
   const files = {
     storage: `${gen}/storage-${slug(storage.mountPoint)}.nix`,
     pictures: `${gen}/storage-${slug(pictures.mountPoint)}.nix`,
@@ -59,6 +61,7 @@ export = async () => {
         mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mountPoints: expectedMounts.map((m) => m.mountPoint),
         configRepo: nixos.configRepo, files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir,
         sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile,
+        ownedPaths,
       },
     ).catch((err: Error) => {
       // Unreachable host, wrong host key, refused key: the message names the setting; no stack trace.
@@ -114,7 +117,7 @@ export = async () => {
   const modules = [dataMount.module, picturesMount.module, dbSecret.module, vhost.module, immichService.module];
   const apply = new NixosApply("nixos-apply", {
     connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
-    moduleDigests: modules.map((m) => m.sha256), ownedPaths: [gen, secrets.sopsFile], mode: nixos.mode, checks,
+    moduleDigests: modules.map((m) => m.sha256), ownedPaths, mode: nixos.mode, checks,
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, copy: `subvolume ${storage.subvolume} on ${storage.mediasLabel}`, units: immichUnits },

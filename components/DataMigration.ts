@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
-import { loadScript } from "./scripts";
+import { engineInputs, loadScript } from "./scripts";
 
 const MIGRATE = loadScript("migrate-data.sh");
 const RESTORE = loadScript("migrate-data-restore.sh");
@@ -30,7 +30,7 @@ export class DataMigration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<string>;
 
   constructor(name: string, args: DataMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skylab:storage:DataMigration", name, args, opts);
+    super("skylab:storage:DataMigration", name, engineInputs(args), opts);
     const script = new RemoteScript(
       `${name}-migration`,
       {

@@ -103,6 +103,13 @@ export function preflightProblems(facts: HostFacts, input: PreflightInput): stri
         "of configuration.nix (or your flake's module list), commit it, and run again",
     );
   }
+  if (facts.repo.foreignChanges?.length) {
+    problems.push(
+      `${input.configRepo} has uncommitted changes outside the files skylab-immich owns:\n` +
+        facts.repo.foreignChanges.map((line) => `      ${line}`).join("\n") +
+        "\n    commit or stash them first (an apply commits, and a rollback returns the repo to its previous commit: it must not take your work with it)",
+    );
+  }
   const { sourceBytes } = facts.migration;
   const free = facts.medias.freeBytes;
   if (!facts.migration.done && sourceBytes !== null && free !== undefined && sourceBytes > free) {

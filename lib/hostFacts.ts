@@ -26,6 +26,8 @@ export interface HostFacts {
     isGit: boolean;
     head?: string | null;
     importsGenerated?: boolean;
+    /** `git status --porcelain` lines of uncommitted changes outside the owned paths. */
+    foreignChanges?: string[];
     /** Owned file → sha256, or null when absent. */
     files?: Record<string, string | null>;
     /** sops key path → present in the sops file (decrypted to /dev/null on the host, never sent). */
@@ -50,6 +52,8 @@ export interface LookRequest {
   sopsFile: string;
   sopsKeys: string[];
   ageKeyFile: string;
+  /** Paths inside configRepo the program changes (its generated folder, the sops file). */
+  ownedPaths: string[];
 }
 
 /** One SSH connection, one script, one JSON document: the whole look at a host. */
@@ -66,6 +70,7 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     SOPS_FILE: request.sopsFile,
     SOPS_KEYS: request.sopsKeys.join("\n"),
     AGE_KEY_FILE: request.ageKeyFile,
+    OWNED_PATHS: request.ownedPaths.join("\n"),
   });
   const result = await runRemoteScript(conn, script, { timeoutMs: 60_000 });
   if (result.code === SSH_FAILURE_EXIT_CODE && !result.stdout) {

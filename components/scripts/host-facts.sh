@@ -2,7 +2,7 @@
 # The read-only look at the host that previews and drift checks rest on, as one JSON document.
 # Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
 # Inputs: MEDIAS_LABEL SUBVOLUMES MOUNT_POINTS REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR
-#         SOPS_FILE SOPS_KEYS AGE_KEY_FILE (lists are newline-separated)
+#         SOPS_FILE SOPS_KEYS AGE_KEY_FILE OWNED_PATHS (lists are newline-separated)
 set -euo pipefail
 export LC_ALL=C
 
@@ -65,6 +65,19 @@ if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   imported=false
   if grep -rlF --include='*.nix' --exclude-dir="$(basename "$IMPORT_PATH")" -- "$IMPORT_PATH" "$REPO" >/dev/null 2>&1; then imported=true; fi
   printf ',"importsGenerated":%s' "$imported"
+  # Uncommitted changes outside what the program owns: an apply commits and a rollback resets, so they
+  # must not be there (the apply refuses them too; the look refuses them before anything is written).
+  excludes=()
+  while IFS= read -r owned; do [ -n "$owned" ] && excludes+=(":(exclude)$owned"); done <<<"$OWNED_PATHS"
+  printf ',"foreignChanges":['
+  first=1
+  while IFS= read -r change; do
+    [ -n "$change" ] || continue
+    [ $first -eq 1 ] || printf ','
+    first=0
+    json_string "$change"
+  done < <(git -C "$REPO" status --porcelain -- . "${excludes[@]}" 2>/dev/null || true)
+  printf ']'
 else
   printf '"isGit":false'
 fi

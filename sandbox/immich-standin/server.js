@@ -674,12 +674,20 @@ function startDelaySeconds(file) {
   return seconds;
 }
 
-/** Immich writes a `.immich` marker into each folder of its media location at start, and stops if it cannot. */
+/**
+ * As Immich at start: each folder of its media location gets a `.immich` marker when it has none, and
+ * must be writable (a file is made and removed); otherwise the server stops. Existing markers are left as
+ * they are.
+ */
 function checkMediaLocation(mediaLocation) {
   for (const folder of ["upload", "library", "thumbs", "encoded-video", "profile", "backups"]) {
     const dir = path.join(mediaLocation, folder);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, ".immich"), "");
+    const marker = path.join(dir, ".immich");
+    if (!fs.existsSync(marker)) fs.writeFileSync(marker, "");
+    const probe = path.join(dir, `.immich-write-check-${process.pid}`);
+    fs.writeFileSync(probe, "");
+    fs.unlinkSync(probe);
   }
 }
 

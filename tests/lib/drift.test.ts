@@ -1,6 +1,7 @@
 import {
   ExpectedMount,
   IN_SYNC,
+  migrationDrift,
   moduleFileDrift,
   mountMismatch,
   mountsDrift,
@@ -213,6 +214,15 @@ describe("preflightProblems", () => {
       ],
     ],
     [
+      "uncommitted changes outside the owned files",
+      (f) => { f.repo.foreignChanges = [" M configuration.nix", "?? notes.txt"]; },
+      [
+        "/etc/nixos has uncommitted changes outside the files skylab-immich owns:\n" +
+          "       M configuration.nix\n      ?? notes.txt\n" +
+          "    commit or stash them first (an apply commits, and a rollback returns the repo to its previous commit: it must not take your work with it)",
+      ],
+    ],
+    [
       "not enough space for the migration",
       (f) => { f.migration = { done: false, sourceBytes: 2_000_000 }; },
       ["not enough space on MEDIAS for the migration: 2000000 bytes to copy, 1000000 free"],
@@ -239,9 +249,27 @@ describe("preflightProblems", () => {
     ["nothing to migrate", (f) => { f.migration = { done: false, sourceBytes: null }; }],
     ["free space unknown", (f) => { f.migration = { done: false, sourceBytes: 2_000_000 }; delete f.medias.freeBytes; }],
     ["unknown import state is not a problem", (f) => { delete f.repo.importsGenerated; }],
+    ["no foreign changes", (f) => { f.repo.foreignChanges = []; }],
   ])("no problem: %s", (_name, change) => {
     const facts = readyHost();
     change(facts);
     expect(preflightProblems(facts, input)).toStrictEqual([]);
+  });
+});
+
+describe("migrationDrift", () => {
+  test.each<[string, HostFacts["migration"], string]>([
+    ["migrated: the marker is there", { done: true, sourceBytes: null }, IN_SYNC],
+    ["nothing at the source", { done: false, sourceBytes: null }, IN_SYNC],
+    ["an empty source", { done: false, sourceBytes: 0 }, IN_SYNC],
+    [
+      "data back at the source without the marker (a rollback)",
+      { done: false, sourceBytes: 4096 },
+      "the data at /var/lib/immich is not on @immich (a rollback put it back): it is copied again",
+    ],
+  ])("%s", (_name, migration, expected) => {
+    const facts = readyHost();
+    facts.migration = migration;
+    expect(migrationDrift(facts, "/var/lib/immich", "@immich")).toBe(expected);
   });
 });
