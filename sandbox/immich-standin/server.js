@@ -248,6 +248,30 @@ class Server {
     /** libraryId → { path, type, size }[] */
     this.assets = new Map();
     this.queue = { waiting: 0, active: 0, completed: 0, failed: 0 };
+    this.stateFile = path.join(options.stateDir, "state.json");
+    this.load(admin);
+  }
+
+  // --- what Immich keeps in its database survives a restart of the server -----------------------------------
+
+  load(admin) {
+    if (!fs.existsSync(this.stateFile)) return;
+    const saved = JSON.parse(fs.readFileSync(this.stateFile, "utf8"));
+    this.users = saved.users;
+    this.libraries = new Map(saved.libraries.map((l) => [l.id, l]));
+    this.assets = new Map(saved.assets);
+    // The configured key (its hash) belongs to the administrator, as when it was first given.
+    const keys = saved.apiKeys.filter((k) => k.hash !== this.options.apiKeySha256);
+    const owner = this.users.find((u) => u.isAdmin) || admin;
+    this.apiKeys = this.options.apiKeySha256
+      ? [...keys, ...this.apiKeys.map((k) => ({ ...k, userId: owner.id }))]
+      : keys;
+  }
+
+  save() {
+    const state = { users: this.users, apiKeys: this.apiKeys, libraries: [...this.libraries.values()], assets: [...this.assets] };
+    fs.writeFileSync(`${this.stateFile}.tmp`, JSON.stringify(state));
+    fs.renameSync(`${this.stateFile}.tmp`, this.stateFile);
   }
 
   // --- auth ---------------------------------------------------------------------------------------------
@@ -399,6 +423,7 @@ class Server {
         this.assets.set(library.id, imported);
         this.queue.active -= 1;
         this.queue.completed += 1;
+        this.save();
       };
       this.assets.set(library.id, []);
       setTimeout(step, this.options.msPerFile);
@@ -619,6 +644,7 @@ class Server {
     let result;
     try {
       result = this.handle(operationId, { params: match.params, body: clean, user, query: url.searchParams });
+      if (method !== "GET" && result.status < 400) this.save();
     } catch (err) {
       return send(500, { message: "Internal server error", error: "Internal Server Error", statusCode: 500 }, { ...extra, crash: String(err) });
     }
