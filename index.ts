@@ -11,12 +11,13 @@ import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply, VerificationCheck } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
 import { ConfigError } from "./lib/config";
+import { refuse } from "./lib/refusal";
 import { readStack } from "./lib/stack";
 import { IN_SYNC, migrationDrift, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
 
 export = async () => {
-  const { config, privateKey, dbPassword, immichApiKey, connection } = userFacing(() => readStack(new pulumi.Config()));
+  const { config, privateKey, dbPassword, immichApiKey, connection } = await userFacing(() => readStack(new pulumi.Config()));
   const { storage, pictures, nixos, immich, nginx, secrets } = config;
   const stateDir = "/var/lib/skylab-immich";
   const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
@@ -63,16 +64,16 @@ export = async () => {
         sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile,
         ownedPaths,
       },
-    ).catch((err: Error) => {
+    ).catch((err: Error) =>
       // Unreachable host, wrong host key, refused key: the message names the setting; no stack trace.
-      throw new pulumi.RunError(`${err.message} (or preview offline with SKYLAB_SKIP_HOST_LOOK=1: drift is then not checked)`);
-    });
+      refuse(`${err.message} (or preview offline with SKYLAB_SKIP_HOST_LOOK=1: drift is then not checked)`),
+    );
     const problems = preflightProblems(facts, {
       mediasLabel: storage.mediasLabel, configRepo: nixos.configRepo, importPath: gen, host: connection.host,
       requiredTools: ["btrfs", "rsync", "git", "sops", "nixos-rebuild", "findmnt"],
     });
     if (problems.length) {
-      throw new pulumi.RunError(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      await refuse(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
   }
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
@@ -162,11 +163,11 @@ function plain(value: pulumi.Output<string>): Promise<string> {
 }
 
 /** Errors the user fixes (config): shown as their message alone, without a stack trace. */
-function userFacing<T>(read: () => T): T {
+async function userFacing<T>(read: () => T): Promise<T> {
   try {
     return read();
   } catch (err) {
-    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    if (err instanceof ConfigError) return refuse(err.message);
     throw err;
   }
 }
