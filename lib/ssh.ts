@@ -40,6 +40,16 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
 }
 
 /** OpenSSH arguments that pin the host key and ignore every user or system ssh configuration. */
+/**
+ * The environment of every ssh child: what ssh needs, nothing else. The program's own environment holds
+ * the decrypted stack config (PULUMI_CONFIG) and the engine's settings; no child needs those.
+ */
+export function sshEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: parent.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+  if (parent.HOME) env.HOME = parent.HOME;
+  return env;
+}
+
 export function sshArguments(conn: SshConnection, keyFile: string, knownHostsFile: string): string[] {
   const keyType = conn.hostKey.trim().split(/\s+/)[0];
   return [
@@ -79,7 +89,7 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
   writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
   const args = [...sshArguments(conn, keyFile, knownHostsFile), remoteCommand(script, conn.become)];
   return new Promise<RemoteResult>((resolve, reject) => {
-    const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: sshEnvironment() });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let pending = "";

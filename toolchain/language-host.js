@@ -62,7 +62,8 @@ function run(call, callback) {
     return;
   }
   const options = runtimeOptions(info);
-  const args = [...options.nodeargs, runPath];
+  // The program ends with its language host too (see exit-with-engine.js).
+  const args = [...options.nodeargs, "-r", path.join(__dirname, "exit-with-engine.js"), runPath];
   const flag = (name, value) => {
     if (value !== undefined && value !== null && `${value}` !== "") args.push(`--${name}`, `${value}`);
   };
@@ -113,8 +114,8 @@ function runPlugin(call) {
   const options = runtimeOptions(info);
   // Policy packs take their directory last, other plugins first (same order as the upstream host).
   const args = isPolicyPack
-    ? [...options.nodeargs, runPath, ...req.getArgsList(), programDirectory]
-    : [...options.nodeargs, runPath, programDirectory, ...req.getArgsList()];
+    ? [...options.nodeargs, "-r", path.join(__dirname, "exit-with-engine.js"), runPath, ...req.getArgsList(), programDirectory]
+    : [...options.nodeargs, "-r", path.join(__dirname, "exit-with-engine.js"), runPath, programDirectory, ...req.getArgsList()];
   const baseEnv = req.getEnvList().length > 0 ? Object.fromEntries(req.getEnvList().map(splitEnv)) : process.env;
   const child = spawn(process.execPath, args, {
     cwd: isPolicyPack ? programDirectory : req.getPwd() || programDirectory,

@@ -8,7 +8,8 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { readFileSync } from "fs";
 import { sandboxDown, sandboxSsh, sandboxUp, SandboxConnection } from "../../sandbox";
-import { runPulumi } from "../../sandbox/stack";
+import { pulumiEnv, runPulumi } from "../../sandbox/stack";
+import { spawn } from "child_process";
 
 const SANDBOX = "engine1";
 const program = path.join(__dirname, "fixture");
@@ -97,3 +98,54 @@ test("nothing was downloaded: no plugin was installed into the fresh PULUMI_HOME
   })();
   expect(installed).toEqual([]);
 });
+
+/** Processes whose parent is `parent`, with their command lines ("" when one exits meanwhile). */
+function children(parent: number): { pid: number; args: string }[] {
+  const found: { pid: number; args: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== parent) continue;
+      found.push({ pid: Number(entry), args: readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ") });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test("the CLI killed with SIGKILL leaves no language host, program or dynamic provider behind", async () => {
+  const cli = spawn("pulumi", ["--non-interactive", "preview", "--stack", "smoke"], {
+    cwd: program, env: pulumiEnv(env), stdio: ["ignore", "ignore", "ignore"],
+  });
+  const exited = new Promise((resolve) => cli.on("exit", resolve));
+  // Waits for the plugins to be there (the event), then kills the CLI.
+  let host: { pid: number; args: string } | undefined;
+  let provider: { pid: number; args: string } | undefined;
+  let programProcess: { pid: number; args: string } | undefined;
+  for (let i = 0; i < 1500 && !(host && provider && programProcess); i++) {
+    const plugins = children(cli.pid!);
+    host ??= plugins.find((p) => p.args.includes("toolchain/language-host.js"));
+    provider ??= plugins.find((p) => p.args.includes("cmd/dynamic-provider"));
+    if (host) programProcess ??= children(host.pid).find((p) => p.args.includes("cmd/run"));
+    if (!(host && provider && programProcess)) await new Promise((r) => setTimeout(r, 20));
+  }
+  // Positive control: the search found all three while the CLI ran.
+  expect([host, provider, programProcess].map((p) => p !== undefined)).toStrictEqual([true, true, true]);
+  process.kill(cli.pid!, "SIGKILL");
+  await exited;
+  const left = [host!, provider!, programProcess!];
+  for (let i = 0; i < 300 && left.some((p) => alive(p.pid)); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(left.filter((p) => alive(p.pid)).map((p) => p.args)).toStrictEqual([]);
+}, 120_000);

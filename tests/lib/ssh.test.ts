@@ -17,7 +17,8 @@ jest.mock("child_process", () => {
     ...actual,
     spawn: (command: string, args: string[], options: Record<string, unknown>) => {
       mockSpawnCalls.push([command, ...args]);
-      return actual.spawn(command, args, { ...options, env: { ...process.env, ...mockSpawnEnv } });
+      // The test's additions go over the environment the code chose for the child.
+      return actual.spawn(command, args, { ...options, env: { ...((options.env as NodeJS.ProcessEnv) ?? process.env), ...mockSpawnEnv } });
     },
   };
 });
@@ -181,6 +182,7 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
         "#!/usr/bin/env bash",
         "out=$FAKE_SSH_OUT",
         "printf '%s\\0' \"$@\" >\"$out/argv\"",
+        "env >\"$out/env\"",
         "for a in \"$@\"; do",
         "  case $a in",
         "    IdentityFile=*) cp \"${a#IdentityFile=}\" \"$out/key\"; stat -c %a \"${a#IdentityFile=}\" >\"$out/key.mode\" ;;",
@@ -234,6 +236,24 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
     expect(lines).toStrictEqual(["progress: one", "noise", "progress: two"]);
     // The key file is gone with its folder.
     expect(leftOver).toStrictEqual([]);
+  });
+
+  test("ssh gets a minimal environment: nothing of the program's (PULUMI_CONFIG holds decrypted config)", async () => {
+    process.env.PULUMI_CONFIG = '{"skylab-immich:dbPassword":"Env9-poison"}';
+    process.env.SKYLAB_TEST_MARKER = "Env9-poison";
+    try {
+      await runRemoteScript(local(), "true\n");
+      const env = readFileSync(join(captureDir, "env"), "utf8");
+      // Positive control: the marker is in this process's environment, where the search can find it.
+      expect(JSON.stringify(process.env)).toContain("Env9-poison");
+      expect(env).not.toContain("Env9-poison");
+      const names = env.split("\n").filter(Boolean).map((line) => line.split("=")[0]);
+      // The fake ssh's own additions (FAKE_SSH_OUT, and PATH made to find it) plus what ssh needs.
+      expect(names.filter((n) => !["FAKE_SSH_OUT", "PWD", "SHLVL", "_", "OLDPWD"].includes(n)).sort()).toStrictEqual(["HOME", "LANG", "PATH"]);
+    } finally {
+      delete process.env.PULUMI_CONFIG;
+      delete process.env.SKYLAB_TEST_MARKER;
+    }
   });
 
   test("the script's exit code is passed through; no stdin means empty stdin", async () => {
