@@ -116,10 +116,11 @@ function children(parent: number): { pid: number; args: string }[] {
   return found;
 }
 
+/** Running (a zombie has ended; it only waits to be reaped by PID 1). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
   } catch {
     return false;
   }
