@@ -1,4 +1,5 @@
 /** A sandbox SKYLAB with a stack aimed at it, for the end-to-end suites. */
+import { execFileSync, spawn } from "child_process";
 import { readFileSync } from "fs";
 import { readConnection, sandboxDown, sandboxSsh, sandboxUp, SandboxUpOptions } from "../../sandbox";
 import { configureSandboxStack, importGeneratedModules, PulumiResult, runPulumi, SandboxStackOptions } from "../../sandbox/stack";
@@ -56,6 +57,43 @@ export class Target {
     await this.pulumi(["destroy", "--yes"]).catch(() => undefined);
     await runPulumi(["stack", "rm", "--force", "--yes", "--stack", this.stack]).catch(() => undefined);
     await sandboxDown(this.sandbox);
+  }
+}
+
+/**
+ * Every command line on this machine (the sandbox's processes are visible here), sampled every 40 ms
+ * while it runs. `samples` and `failures` count the `ps` runs, so a test can show the sampler worked.
+ */
+export class ProcessSampler {
+  readonly lines = new Set<string>();
+  samples = 0;
+  failures = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.timer = setInterval(() => {
+      try {
+        for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n")) this.lines.add(line);
+        this.samples += 1;
+      } catch {
+        this.failures += 1;
+      }
+    }, 40);
+  }
+
+  /** Runs a process of our own with `marker` in its command line until the sampler has seen it. */
+  async positiveControl(marker: string): Promise<boolean> {
+    const control = spawn("bash", ["-c", "sleep 30 & wait", marker]);
+    try {
+      for (let i = 0; i < 500 && ![...this.lines].some((l) => l.includes(marker)); i++) await new Promise((r) => setTimeout(r, 20));
+      return [...this.lines].some((l) => l.includes(marker));
+    } finally {
+      control.kill("SIGKILL");
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 

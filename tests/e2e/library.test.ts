@@ -9,14 +9,13 @@ import { execFileSync, spawn } from "child_process";
 import { readConnection } from "../../sandbox";
 import { configureImmichStandin, mutatingRequests, standinRequests, StandinRequest } from "../../sandbox/immich-standin";
 import { runPulumi } from "../../sandbox/stack";
-import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
+import { ProcessSampler, Target, expectNoChanges, expectSuccess, shellWord } from "./helpers";
 
 // Quotes, `$` and a backtick: it must reach Immich intact (the stand-in checks its hash) and leak nowhere.
 const POISON = "Ik9-poison'\"$HOME`id`-3e8b71";
 const target = new Target("lib1");
 const outputs: string[] = [];
-const processLines = new Set<string>();
-let sampler: NodeJS.Timeout | undefined;
+let sampler: ProcessSampler | undefined;
 
 async function configure(library: Record<string, unknown>): Promise<void> {
   await target.reconfigure({ config: { library: { enabled: true, scanTimeoutSeconds: 120, ...library } } });
@@ -53,17 +52,11 @@ beforeAll(async () => {
   await setApiKey();
   // immich-server.service runs the stand-in once `up` declares it; it reads the key's hash configured here.
   await configureImmichStandin(target.sandbox, { apiKey: POISON, msPerFile: 300 });
-  sampler = setInterval(() => {
-    try {
-      for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n")) processLines.add(line);
-    } catch {
-      // ps raced with an exiting process: the next sample covers it.
-    }
-  }, 40);
+  sampler = new ProcessSampler();
 });
 
 afterAll(async () => {
-  if (sampler) clearInterval(sampler);
+  sampler?.stop();
   await target.destroy();
 });
 
@@ -170,11 +163,10 @@ test("poison: the API key is nowhere in the state export, the engine output, the
   expect(outputs.length).toBeGreaterThanOrEqual(12);
   for (const output of outputs) expect(output).not.toContain("Ik9-poison");
 
-  // Positive control: a process of our own carrying the marker, alive while the sampler runs.
-  const control = spawn("bash", ["-c", "sleep 1 & wait", "Ik9-poison-control"]);
-  await new Promise((r) => control.on("close", r));
-  expect([...processLines].some((l) => l.includes("Ik9-poison-control"))).toBe(true);
-  expect([...processLines].filter((l) => l.includes("Ik9-poison") && !l.includes("Ik9-poison-control"))).toStrictEqual([]);
+  // The sampler ran all along, and sees a process of our own carrying the marker.
+  expect(sampler!.samples).toBeGreaterThan(100);
+  expect(await sampler!.positiveControl("Ik9-poison-control")).toBe(true);
+  expect([...sampler!.lines].filter((l) => l.includes("Ik9-poison") && !l.includes("Ik9-poison-control"))).toStrictEqual([]);
 
   const stateDir = readConnection(target.sandbox).stateDir;
   const grep = () => execFileSync("bash", ["-c", `grep -rlF -- ${shellWord("Ik9-poison")} ${shellWord(stateDir)} || true`], { encoding: "utf8" }).trim();

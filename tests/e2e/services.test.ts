@@ -5,7 +5,7 @@
 import { execFileSync } from "child_process";
 import { readFileSync } from "fs";
 import { readConnection } from "../../sandbox";
-import { Target, expectNoChanges, expectSuccess, hostState, shellWord } from "./helpers";
+import { ProcessSampler, Target, expectNoChanges, expectSuccess, hostState, shellWord } from "./helpers";
 
 // Quotes, `$` and a backtick: it must reach sops intact and leak nowhere.
 const POISON = "Pz9-poison'\"$HOME`id`-7f3a1c";
@@ -14,19 +14,7 @@ const extract = `SOPS_DISABLE_VERSION_CHECK=true SOPS_AGE_KEY_FILE=/var/lib/sops
 let secretsFileBefore = "";
 let generationsBefore = 0;
 const outputs: string[] = [];
-const processLines = new Set<string>();
-let sampler: NodeJS.Timeout | undefined;
-
-/** Every command line on this machine (the sandbox shares its process list), sampled while pulumi runs. */
-function startSampling(): void {
-  sampler = setInterval(() => {
-    try {
-      for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n")) processLines.add(line);
-    } catch {
-      // ps raced with an exiting process: the next sample covers it.
-    }
-  }, 40);
-}
+let sampler: ProcessSampler | undefined;
 
 const state = () => hostState(target);
 
@@ -40,11 +28,11 @@ beforeAll(async () => {
   await target.create({ dbPassword: POISON });
   secretsFileBefore = await target.ssh("sha256sum < /etc/nixos/secrets/secrets.yaml");
   generationsBefore = Number((await target.ssh("ls /nix/var/nix/profiles | grep -c '^system-.*-link$'")).trim());
-  startSampling();
+  sampler = new ProcessSampler();
 });
 
 afterAll(async () => {
-  if (sampler) clearInterval(sampler);
+  sampler?.stop();
   await target.destroy();
 });
 
@@ -146,10 +134,10 @@ test("poison: the password is nowhere in the state export, the engine output, th
   expect(outputs.length).toBeGreaterThanOrEqual(8);
   for (const output of outputs) expect(output).not.toContain("Pz9-poison");
 
-  // Command lines: positive control with a process of our own carrying the marker.
-  execFileSync("bash", ["-c", "sleep 0.5 & wait", "Pz9-poison-control"]);
-  await new Promise((r) => setTimeout(r, 100));
-  const leaked = [...processLines].filter((l) => l.includes("Pz9-poison") && !l.includes("Pz9-poison-control"));
+  // Command lines: the sampler ran all along, and sees a process of our own carrying the marker.
+  expect(sampler!.samples).toBeGreaterThan(100);
+  expect(await sampler!.positiveControl("Pz9-poison-control")).toBe(true);
+  const leaked = [...sampler!.lines].filter((l) => l.includes("Pz9-poison") && !l.includes("Pz9-poison-control"));
   expect(leaked).toEqual([]);
 
   // Files: everything the sandbox wrote to disk (its overlay's upper layer) and its /run.
