@@ -319,7 +319,7 @@ up() {
     exec setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       nsenter --net="/run/netns/$netns" unshare --mount --propagation private \
       bash "$here/lib/inside-setup.sh" "$state" "$here" "$repo_root" "$loop" "$sandbox_address" "$config_repo" \
-      "$sops_bin" "skylab-$name" "${IMMICH_OPENAPI_SPEC:-$repo_root/../shared/immich/openapi-subset.json}" >> "$state/setup.log" 2>&1 < /dev/null 9>&-
+      "$sops_bin" "skylab-$name" >> "$state/setup.log" 2>&1 < /dev/null 9>&-
   ) &
   local launcher=$! state_now=""
 

@@ -14,36 +14,25 @@ bash scripts/setup.sh
 
 echo "==> sandbox SKYLAB '$name'"
 bash sandbox/sandbox.sh up --name "$name" >/dev/null
-# No Immich can run here: the External Library step talks to the stand-in Immich API in the sandbox,
-# with an API key made for this run. The stand-in checks requests against Immich's published OpenAPI
-# subset, which is not part of this repository.
-spec=${IMMICH_OPENAPI_SPEC:-$SKYLAB_ROOT/../shared/immich/openapi-subset.json}
-library=false
-if [ -f "$spec" ]; then
-  library=true
-  api_key=$(head -c 24 /dev/urandom | base64)
-  # immich-server.service (the stand-in) is started by the `up`; it reads the key's hash from here.
-  printf %s "$api_key" | bash sandbox/immich-standin/start.sh "$name" --configure-only >/dev/null
-else
-  echo "External Library step skipped: Immich's OpenAPI subset not found at $spec (set IMMICH_OPENAPI_SPEC)"
-fi
+# No Immich can run here: the External Library step talks to the stand-in Immich API in the sandbox
+# (it checks every request against Immich's API as sandbox/immich-standin/contract.ts writes it down),
+# with an API key made for this run.
+api_key=$(head -c 24 /dev/urandom | base64)
+# immich-server.service (the stand-in) is started by the `up`; it reads the key's hash from here.
+printf %s "$api_key" | bash sandbox/immich-standin/start.sh "$name" --configure-only >/dev/null
 echo "==> stack $stack (and the owner's one-time import of the generated modules)"
 npx ts-node --transpile-only scripts/sandbox-stack.ts "$name" "$stack"
-if $library; then
-  printf %s "$api_key" | pulumi config set --secret immichApiKey --stack "$stack" --non-interactive
-  pulumi config set --path library.enabled true --stack "$stack" --non-interactive
-fi
+printf %s "$api_key" | pulumi config set --secret immichApiKey --stack "$stack" --non-interactive
+pulumi config set --path library.enabled true --stack "$stack" --non-interactive
 echo "==> pulumi preview"
 pulumi preview --stack "$stack" --non-interactive
 echo "==> pulumi up"
 pulumi up --yes --skip-preview --stack "$stack" --non-interactive
 echo "==> verification report"
 pulumi stack output verification --json --stack "$stack" | npx ts-node --transpile-only scripts/report.ts
-if $library; then
-  echo
-  echo "External Library (against the stand-in Immich API): $(pulumi stack output indexingAssetsFound --stack "$stack") assets" \
-    "indexed in $(pulumi stack output indexingSeconds --stack "$stack") s"
-fi
+echo
+echo "External Library (against the stand-in Immich API): $(pulumi stack output indexingAssetsFound --stack "$stack") assets" \
+  "indexed in $(pulumi stack output indexingSeconds --stack "$stack") s"
 cat <<EOT
 
 The sandbox stays up to explore:  npm run sandbox:ssh -- --name $name -- findmnt /var/lib/immich

@@ -100,7 +100,7 @@ type ParametersOf<O> = O extends { readonly parameters: readonly (infer P extend
 /** The JSON body, named as the SDK (oazapfts) names it: CreateLibraryDto → `createLibraryDto`. */
 type BodyOf<O> = O extends {
   readonly requestBody: { readonly required: infer Required; readonly content: { readonly "application/json": { readonly schema: { readonly $ref: `#/components/schemas/${infer N extends SchemaName}` } } } };
-} ? N extends NotInSdk ? unknown : Required extends true ? { [K in Uncapitalize<N>]: Schema<N> } : { [K in Uncapitalize<N>]?: Schema<N> }
+} ? N extends NotInSdk ? (Required extends true ? { [K in Uncapitalize<N>]: Schema<N> } : unknown) : Required extends true ? { [K in Uncapitalize<N>]: Schema<N> } : { [K in Uncapitalize<N>]?: Schema<N> }
   : unknown;
 
 /** The SDK call's arguments as one object ({} when the function takes only `opts`). */

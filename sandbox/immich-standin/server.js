@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Stand-in Immich API for the sandbox SKYLAB (see README.md beside this file). NOT Immich: a small HTTP
 // server that answers the part of Immich's API the program uses, checks every request against Immich's
-// published OpenAPI document (a subset, ../shared/immich/openapi-subset.json), rejects wrong requests the way
-// Immich's NestJS server does, and keeps state like the real server (users, libraries, scans that take time
-// and find the image files under the import paths, asset statistics).
+// published API as the project writes it down (contract.json beside this file, generated from contract.ts),
+// rejects wrong requests the way Immich's NestJS server does, and keeps state like the real server (users,
+// libraries, scans that take time and find the image files under the import paths, asset statistics).
 //
 // Plain JavaScript without dependencies: it runs inside the sandbox with the machine's /usr/bin/node, where
 // the repository (and its node_modules) is hidden.
@@ -17,15 +17,6 @@ const crypto = require("crypto");
 // ---------------------------------------------------------------------------------------------------------
 // The contract: OpenAPI 3.0 request checking with class-validator-like messages
 // ---------------------------------------------------------------------------------------------------------
-
-/**
- * Where @immich/sdk (generated from a newer spec than the subset's 1.112.1) sends something else, the SDK is
- * the authority for what a current server accepts (shared/immich/README.md). Each entry says what differs.
- */
-const SDK_OVERRIDES = {
-  // SDK 3.x `scanLibrary({ id })` sends no body; the 1.112.1 spec requires a ScanLibraryDto body.
-  "POST /libraries/{id}/scan": { requestBodyRequired: false },
-};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -144,7 +135,7 @@ class Contract {
   }
 
   /** Checks path and query parameters and the body of a matched request; returns the errors and stripped keys. */
-  check(match, method, query, body, hasBody) {
+  check(match, query, body, hasBody) {
     const errors = [];
     const stripped = [];
     const op = match.operation;
@@ -165,10 +156,9 @@ class Contract {
     }
     const known = new Set((op.parameters || []).filter((p) => p.in === "query").map((p) => p.name));
     for (const key of query.keys()) if (!known.has(key)) stripped.push(`?${key}`);
-    const override = SDK_OVERRIDES[`${method} ${match.template}`] || {};
     const requestBody = op.requestBody;
     if (requestBody) {
-      const required = override.requestBodyRequired ?? requestBody.required;
+      const required = requestBody.required;
       const schema = requestBody.content && requestBody.content["application/json"] && requestBody.content["application/json"].schema;
       if (hasBody || required) this.validate(schema, hasBody ? body : {}, "body", errors, stripped);
     } else if (hasBody) {
@@ -243,7 +233,6 @@ class Server {
     // Immich keeps API keys hashed (sha256 of the secret); so does the stand-in: the secret is not on disk.
     this.apiKeys = options.apiKeySha256 ? [{ id: crypto.randomUUID(), name: options.apiKeyName, hash: options.apiKeySha256, userId: admin.id,
       permissions: ["all"], createdAt: nowIso(), updatedAt: nowIso() }] : [];
-    this.sessions = new Map();
     this.libraries = new Map();
     /** libraryId → { path, type, size }[] */
     this.assets = new Map();
@@ -284,14 +273,10 @@ class Server {
       if (!found) return { error: "Invalid API key" };
       return { user: this.users.find((u) => u.id === found.userId) };
     }
+    // Session tokens (bearer or cookie) come from logging in, which the stand-in does not offer: none is valid.
     const auth = req.headers.authorization;
     const cookie = (req.headers.cookie || "").split(/;\s*/).find((c) => c.startsWith("immich_access_token="));
-    const token = auth && /^Bearer /i.test(auth) ? auth.slice(7) : cookie ? cookie.split("=")[1] : undefined;
-    if (token) {
-      const userId = this.sessions.get(token);
-      if (!userId) return { error: "Invalid user token" };
-      return { user: this.users.find((u) => u.id === userId) };
-    }
+    if ((auth && /^Bearer /i.test(auth)) || cookie) return { error: "Invalid user token" };
     return { error: "Authentication required" };
   }
 
@@ -448,23 +433,18 @@ class Server {
 
   userDto(user) {
     return {
-      id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin, avatarColor: "primary",
+      id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin, avatarColor: "primary", clusterGroupId: "",
       createdAt: user.createdAt, updatedAt: user.updatedAt, deletedAt: null, license: null, oauthId: "",
-      profileImagePath: "", quotaSizeInBytes: null, quotaUsageInBytes: 0, shouldChangePassword: false,
+      profileChangedAt: user.createdAt, profileImagePath: "", quotaSizeInBytes: null, quotaUsageInBytes: 0, shouldChangePassword: false,
       status: "active", storageLabel: user.isAdmin ? "admin" : null,
     };
   }
 
-  apiKeyDto(key) {
-    return { id: key.id, name: key.name, permissions: key.permissions, createdAt: key.createdAt, updatedAt: key.updatedAt };
-  }
-
+  /** Every queue the contract names (QueueName), idle but the library queue, which runs the scans. */
   jobStatus() {
     const idle = { jobCounts: { active: 0, completed: 0, delayed: 0, failed: 0, paused: 0, waiting: 0 }, queueStatus: { isActive: false, isPaused: false } };
-    const names = ["backgroundTask", "duplicateDetection", "faceDetection", "facialRecognition", "library", "metadataExtraction", "migration",
-      "notifications", "search", "sidecar", "smartSearch", "storageTemplateMigration", "thumbnailGeneration", "videoConversion"];
     const all = {};
-    for (const name of names) all[name] = JSON.parse(JSON.stringify(idle));
+    for (const name of this.contract.resolve({ $ref: "#/components/schemas/QueueName" }).enum) all[name] = JSON.parse(JSON.stringify(idle));
     all.library = {
       jobCounts: { active: this.queue.active, completed: this.queue.completed, delayed: 0, failed: this.queue.failed, paused: 0, waiting: this.queue.waiting },
       queueStatus: { isActive: this.queue.active > 0, isPaused: false },
@@ -482,60 +462,18 @@ class Server {
     switch (operationId) {
       case "pingServer":
         return { status: 200, body: { res: "pong" } };
-      case "getServerVersion":
-        return { status: 200, body: { major: 1, minor: 112, patch: 1 } };
-      case "getServerInfo":
-      case "getAboutInfo":
-        return { status: 200, body: { version: "v1.112.1", versionUrl: "https://github.com/immich-app/immich/releases/tag/v1.112.1", licensed: false,
-          build: "skylab-sandbox-standin", nodejs: process.version } };
       case "getMyUser":
         return { status: 200, body: this.userDto(user) };
-      case "updateMyUser":
-        Object.assign(user, body.email !== undefined ? { email: body.email } : {}, body.name !== undefined ? { name: body.name } : {}, { updatedAt: nowIso() });
-        return { status: 200, body: this.userDto(user) };
-      case "signUpAdmin":
-        return bad("The server already has an admin");
-      case "login": {
-        const found = this.users.find((u) => u.email === body.email);
-        if (!found || body.password !== this.options.adminPassword || !this.options.adminPassword) {
-          return { status: 401, body: { message: "Incorrect email or password", error: "Unauthorized", statusCode: 401 } };
-        }
-        const token = crypto.randomBytes(24).toString("hex");
-        this.sessions.set(token, found.id);
-        return { status: 201, body: { accessToken: token, userId: found.id, userEmail: found.email, name: found.name, isAdmin: found.isAdmin,
-          profileImagePath: "", shouldChangePassword: false } };
-      }
-      case "getApiKeys":
-        return { status: 200, body: this.apiKeys.filter((k) => k.userId === user.id).map((k) => this.apiKeyDto(k)) };
-      case "createApiKey": {
-        const secret = crypto.randomBytes(32).toString("base64url");
-        const key = { id: crypto.randomUUID(), name: body.name || "API Key", hash: crypto.createHash("sha256").update(secret).digest("hex"),
-          userId: user.id, permissions: body.permissions, createdAt: nowIso(), updatedAt: nowIso() };
-        this.apiKeys.push(key);
-        return { status: 201, body: { apiKey: this.apiKeyDto(key), secret } };
-      }
-      case "getApiKey":
-      case "updateApiKey":
-      case "deleteApiKey": {
-        const key = this.apiKeys.find((k) => k.id === params.id && k.userId === user.id);
-        if (!key) return bad("API Key not found");
-        if (operationId === "deleteApiKey") {
-          this.apiKeys = this.apiKeys.filter((k) => k !== key);
-          return { status: 204 };
-        }
-        if (operationId === "updateApiKey") Object.assign(key, { name: body.name, updatedAt: nowIso() });
-        return { status: 200, body: this.apiKeyDto(key) };
-      }
       case "getAssetStatistics": {
         const mine = [...this.libraries.values()].filter((l) => l.ownerId === user.id).flatMap((l) => this.assets.get(l.id) || []);
         void query;
         const images = mine.filter((a) => a.type === "IMAGE").length;
         return { status: 200, body: { images, videos: mine.length - images, total: mine.length } };
       }
-      case "getAllJobsStatus":
+      case "getQueuesLegacy":
         return adminOnly() || { status: 200, body: this.jobStatus() };
-      case "sendJobCommand":
-        return adminOnly() || { status: 200, body: this.jobStatus()[params.id] };
+      case "runQueueCommandLegacy":
+        return adminOnly() || { status: 200, body: this.jobStatus()[params.name] };
       case "getAllLibraries":
         return adminOnly() || { status: 200, body: [...this.libraries.values()].map((l) => this.libraryDto(l)) };
       case "createLibrary": {
@@ -579,9 +517,6 @@ class Server {
         if (!library()) return bad("Library not found");
         this.queueScan(library());
         return { status: 204 };
-      case "removeOfflineFiles":
-        if (adminOnly()) return adminOnly();
-        return library() ? { status: 204 } : bad("Library not found");
       case "getLibraryStatistics": {
         if (adminOnly()) return adminOnly();
         if (!library()) return bad("Library not found");
@@ -635,7 +570,7 @@ class Server {
         return send(400, { message: err.message, error: "Bad Request", statusCode: 400 }, { operationId });
       }
     }
-    const { errors, stripped } = this.contract.check(match, method, url.searchParams, body, hasBody);
+    const { errors, stripped } = this.contract.check(match, url.searchParams, body, hasBody);
     const extra = { operationId, ...(stripped.length ? { stripped } : {}) };
     if (errors.length) return send(400, { message: errors, error: "Bad Request", statusCode: 400 }, { ...extra, errors });
     // Immich's ValidationPipe (whitelist) drops what the DTO does not declare; the log keeps their names.
@@ -670,9 +605,12 @@ class Server {
   }
 }
 
+/** The contract the stand-in enforces: contract.json beside this file (written from contract.ts). */
+const DEFAULT_SPEC = path.join(__dirname, "contract.json");
+
 function parseOptions(argv) {
   const options = {
-    host: "127.0.0.1", port: 2283, stateDir: "/var/lib/immich-standin", runAs: "immich", mediaLocation: "/var/lib/immich",
+    spec: DEFAULT_SPEC, host: "127.0.0.1", port: 2283, stateDir: "/var/lib/immich-standin", runAs: "immich", mediaLocation: "/var/lib/immich",
     scanStartMs: 400, msPerFile: 250, adminName: "Admin", apiKeyName: "skylab-immich", adminEmail: "admin@skylab.local",
     role: "server",
   };
@@ -683,7 +621,6 @@ function parseOptions(argv) {
   // The admin's e-mail and the API key's hash come in a file (the key itself never reaches the stand-in).
   // Without it (no key configured yet) every authenticated request is refused, as with a fresh Immich.
   if (options.config && fs.existsSync(options.config)) Object.assign(options, JSON.parse(fs.readFileSync(options.config, "utf8")));
-  if (options.role === "server" && !options.spec) throw new Error("immich stand-in: --spec is required");
   return options;
 }
 
@@ -758,4 +695,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { Contract, Server, globToRegExp, SDK_OVERRIDES };
+module.exports = { Contract, Server, globToRegExp, DEFAULT_SPEC };

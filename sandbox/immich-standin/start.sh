@@ -37,8 +37,8 @@ done
 state=$repo_root/.sandbox/$name
 [[ -f $state/connection.json ]] || die "sandbox $name is not up: run 'npm run sandbox:up -- --name $name' first"
 inside() { bash "$repo_root/sandbox/sandbox.sh" exec --name "$name" -- "$@"; }
-[[ -f $state/fs/usr-local/lib/immich-standin/openapi-subset.json ]] \
-  || die "Immich's OpenAPI subset is not in sandbox $name: set IMMICH_OPENAPI_SPEC to openapi-subset.json (shared/immich) and recreate the sandbox"
+[[ -f $state/fs/usr-local/lib/immich-standin/contract.json ]] \
+  || die "sandbox $name has no contract.json for the stand-in (made before it was shipped): recreate it (npm run sandbox:down -- --name $name, then sandbox:up)"
 
 api_key=$(cat)
 [[ -n $api_key ]] || die "give the API key on stdin"
@@ -58,7 +58,7 @@ else
   inside systemctl stop "$unit" > /dev/null 2>&1 || true
   inside systemd-run --quiet --unit "$unit" --property=StateDirectory=immich-standin \
     /usr/bin/node /usr/local/lib/immich-standin/server.js \
-    --spec /usr/local/lib/immich-standin/openapi-subset.json --config /etc/immich-standin/config.json \
+    --spec /usr/local/lib/immich-standin/contract.json --config /etc/immich-standin/config.json \
     --state-dir /var/lib/immich-standin --start-delay 0
 fi
 printf '%s\n' "$unit" > "$state/immich-standin.unit"

@@ -17,7 +17,6 @@ address=$5
 config_repo=$6
 sops_bin=$7
 machine=$8         # the container's machine name (skylab-NAME)
-immich_spec=$9     # Immich's OpenAPI subset for the Immich stand-in (may be absent)
 
 # This shell execs systemd-nspawn, so its PID is the sandbox's main PID.
 echo "$$" > "$state_dir/main.pid"
@@ -53,10 +52,8 @@ install -m 0644 "$sandbox_src"/standin/*.nix "$sandbox_src"/standin/*.py "$tools
 install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"
-install -m 0644 "$sandbox_src/immich-standin/server.js" "$tools/lib/immich-standin/server.js"
-if [[ -f $immich_spec ]]; then
-  install -m 0644 "$immich_spec" "$tools/lib/immich-standin/openapi-subset.json"
-fi
+# The Immich stand-in and the contract it enforces (generated from contract.ts, committed).
+install -m 0644 "$sandbox_src/immich-standin/server.js" "$sandbox_src/immich-standin/contract.json" "$tools/lib/immich-standin/"
 
 install -m 0600 "$state_dir/ssh_host_ed25519_key" "$root/etc/ssh/sandbox_host_ed25519_key"
 install -m 0644 "$state_dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/sandbox_host_ed25519_key.pub"

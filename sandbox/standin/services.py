@@ -136,7 +136,7 @@ def declared_services(config):
         service = [
             ("User", user), ("Group", group),
             ("ExecStart", exec_line([NODE, f"{STANDIN_DIR}/server.js",
-                                     "--spec", f"{STANDIN_DIR}/openapi-subset.json",
+                                     "--spec", f"{STANDIN_DIR}/contract.json",
                                      "--config", STANDIN_CONFIG, "--start-delay-file", START_DELAY_FILE,
                                      "--host", immich.get("host", "localhost"), "--port", str(immich.get("port", 2283)),
                                      "--media-location", immich.get("mediaLocation", "/var/lib/immich"),
