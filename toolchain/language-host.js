@@ -85,6 +85,7 @@ function run(call, callback) {
     ...typescriptEnv(options),
     PULUMI_CONFIG: JSON.stringify(config),
     PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()),
+    SKYLAB_PLUGIN_PARENT: String(process.pid),
   };
   const child = spawn(process.execPath, args, { cwd: programDirectory, env, stdio: ["ignore", "inherit", "inherit"] });
   child.on("error", (err) => {
@@ -119,7 +120,7 @@ function runPlugin(call) {
   const baseEnv = req.getEnvList().length > 0 ? Object.fromEntries(req.getEnvList().map(splitEnv)) : process.env;
   const child = spawn(process.execPath, args, {
     cwd: isPolicyPack ? programDirectory : req.getPwd() || programDirectory,
-    env: { ...baseEnv, ...typescriptEnv(options) },
+    env: { ...baseEnv, ...typescriptEnv(options), SKYLAB_PLUGIN_PARENT: String(process.pid) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.on("data", (chunk) => send("setStdout", chunk));
