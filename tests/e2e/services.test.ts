@@ -64,32 +64,6 @@ test("a second up changes nothing", async () => {
   expectNoChanges(await record(target.up()));
 });
 
-test("the stand-in failing activation: the host and the repo return to their previous state, then a plain up converges", async () => {
-  const before = await state();
-  await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "60000M" } } });
-  await target.ssh("mkdir -p /etc/nixos-rebuild-standin && touch /etc/nixos-rebuild-standin/fail-next-activation");
-  const failed = await record(target.up());
-  expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain("activation failed (nixos-rebuild test exited 2); the host was restored");
-  expect(await state()).toEqual(before);
-  expectSuccess(await record(target.up()));
-  expect(await target.ssh("grep -c 'client_max_body_size 60000M' /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("1\n");
-});
-
-test("a failing verification check rolls back, then a plain up converges", async () => {
-  const before = await state();
-  await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "70000M" } } });
-  await target.ssh("chmod 0700 /home/zipang/Pictures/Digicam");
-  const failed = await record(target.up());
-  expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain("verification failed");
-  expect(failed.output).toContain('"check":"readable-by","target":"/media/immich","status":"fail"');
-  expect(failed.output).toContain("the host was restored");
-  expect(await state()).toEqual(before);
-  await target.ssh("chmod 0755 /home/zipang/Pictures/Digicam");
-  expectSuccess(await record(target.up()));
-});
-
 test("the SSH connection cut during activation: the host rolls itself back when no confirmation comes", async () => {
   const before = await state();
   await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "80000M" } } });
@@ -131,7 +105,7 @@ test("poison: the password is nowhere in the state export, the engine output, th
   // Positive control: the same search finds it where the state holds it encrypted.
   expect(revealed).toContain("Pz9-poison");
   expect(exported).not.toContain("Pz9-poison");
-  expect(outputs.length).toBeGreaterThanOrEqual(8);
+  expect(outputs.length).toBeGreaterThanOrEqual(5);
   for (const output of outputs) expect(output).not.toContain("Pz9-poison");
 
   // Command lines: the sampler ran all along, and sees a process of our own carrying the marker.
