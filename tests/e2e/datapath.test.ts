@@ -16,6 +16,33 @@ afterAll(async () => {
   await target.destroy();
 });
 
+test("MEDIAS too full for the migration: up refuses before anything is written", async () => {
+  const before = await state();
+  const original = await manifest(target, "/var/lib/immich");
+  // Leave less free space on MEDIAS than /var/lib/immich holds.
+  await target.ssh(
+    "top=$(mktemp -d) && mount -o subvolid=5 /dev/disk/by-label/MEDIAS \"$top\" && " +
+      "free=$(df -B1 --output=avail \"$top\" | tail -n1 | tr -d ' ') && need=$(du -sb /var/lib/immich | cut -f1) && " +
+      "fallocate -l $((free - need / 2)) \"$top/filler\" && btrfs filesystem sync \"$top\" && umount \"$top\" && rmdir \"$top\"",
+  );
+  try {
+    const refused = await target.up();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("SKYLAB is not ready; nothing was changed");
+    expect(refused.output).toMatch(/not enough space on MEDIAS for the migration: \d+ bytes to copy, \d+ free/);
+    expect(await state()).toEqual(before);
+    expect(await manifest(target, "/var/lib/immich")).toBe(original);
+  } finally {
+    // BTRFS frees deleted space at a transaction commit: wait (an event, bounded) until df shows it.
+    await target.ssh(
+      "top=$(mktemp -d) && mount -o subvolid=5 /dev/disk/by-label/MEDIAS \"$top\" && rm -f \"$top/filler\" && " +
+        "need=$(du -sb /var/lib/immich | cut -f1) && for i in $(seq 100); do btrfs filesystem sync \"$top\"; " +
+        "[ \"$(df -B1 --output=avail \"$top\" | tail -n1 | tr -d ' ')\" -gt $((need * 2)) ] && break; sleep 0.1; done; " +
+        "umount \"$top\" && rmdir \"$top\"",
+    );
+  }
+}, 300_000);
+
 test("a failed first apply leaves /var/lib/immich with its original data, and the rerun converges", async () => {
   const before = await state();
   const original = await manifest(target, "/var/lib/immich");

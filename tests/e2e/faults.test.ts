@@ -14,6 +14,7 @@ import { expectNoChanges, expectSuccess, hostState, Target } from "./helpers";
 const target = new Target("fault1");
 const state = () => hostState(target);
 const outcomes: { fault: string; good: boolean }[] = [];
+type HostState = Awaited<ReturnType<typeof state>>;
 /** sha256 of every file of Immich's data (owners and modes are the migration suite's business). */
 const DATA_SUMS = "cd /var/lib/immich && find . -type f ! -name '.immich-write-check-*' -print0 | sort -z | xargs -0 sha256sum";
 let originalSums = "";
@@ -36,10 +37,12 @@ function pluginProcesses(): string[] {
 }
 
 /** The invariants every fault must end in; each is asserted, and the outcome is recorded for the figure. */
-async function expectGoodState(fault: string, last: { system: string; head: string; mounts: string }): Promise<void> {
+async function expectGoodState(fault: string, last: HostState, converged?: HostState): Promise<void> {
   let good = false;
   try {
-    expect(await state()).toEqual(last);
+    // The last good state, or (a fault the apply finished despite) the state a plain up would reach.
+    const now = await state();
+    if (converged === undefined || JSON.stringify(now) !== JSON.stringify(converged)) expect(now).toEqual(last);
     expect(await target.ssh(DATA_SUMS)).toBe(originalSums);
     expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
     expect((await target.ssh("systemctl is-active immich-server.service")).trim()).toBe("active");
@@ -186,5 +189,37 @@ test("the pulumi CLI killed with SIGKILL during activation: the host reverts by 
   expect(locked.output).toContain("pulumi cancel");
   expectSuccess(await target.pulumi(["cancel", "--yes"]));
   await expectGoodState("CLI killed during activation (deployer gone)", last);
+  await converges();
+}, 300_000);
+
+test("SIGINT (Ctrl-C) during activation: the CLI stops after the step in flight, the host is never half-done", async () => {
+  const last = await state();
+  await withChange();
+  await target.ssh("echo 8 > /etc/nixos-rebuild-standin/delay-next-activation");
+  const cli = spawn("pulumi", ["--non-interactive", "up", "--yes", "--skip-preview", "--stack", target.stack], {
+    env: pulumiEnv(), stdio: ["ignore", "ignore", "ignore"],
+  });
+  const exited = new Promise<number | null>((resolve) => cli.on("exit", (code) => resolve(code)));
+  let activating = false;
+  for (let i = 0; i < 300 && !activating; i++) {
+    activating = (await target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort -u")).includes("activating");
+    if (!activating) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(activating).toBe(true);
+  process.kill(cli.pid!, "SIGINT");
+  await exited;
+  // Whatever the CLI did with the interrupt, the apply either finished (confirmed) or the host rolled
+  // itself back; wait for the job to end one way or the other.
+  let ended = "";
+  for (let i = 0; i < 120 && !/done|rolled-back/.test(ended); i++) {
+    ended = await target.ssh("ls -t /var/lib/skylab-immich/apply/status-* | head -1 | xargs cat");
+    if (!/done|rolled-back/.test(ended)) await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(ended).toMatch(/done|rolled-back/);
+  await target.pulumi(["cancel", "--yes"]);
+  const converged = ended.includes("done") ? await state() : undefined;
+  // Finished: then the new system and commit are the ones in place.
+  if (converged) expect(converged.head).not.toBe(last.head);
+  await expectGoodState("SIGINT during activation", last, converged);
   await converges();
 }, 300_000);
