@@ -103,3 +103,27 @@ function unescapeFindmnt(field: string): string {
   }
   return Buffer.from(bytes).toString("utf8");
 }
+
+test("Immich's data mount point with a space and a quote works end to end: fstab, mount unit, tmpfiles, Immich", async () => {
+  const awkward = new Target("conf2");
+  const mountPoint = "/var/lib/it's immich";
+  try {
+    await awkward.create({ config: { storage: { mountPoint } } });
+    expectSuccess(await awkward.up());
+    const report = JSON.parse((await awkward.pulumi(["stack", "output", "verification", "--json"])).stdout) as { check: string; target: string; status: string }[];
+    expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
+      "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
+      "unit pass", "unit pass", "unit pass", "http pass", "http pass",
+    ]);
+    expect(report[0].target).toBe(mountPoint);
+    expect((await awkward.ssh(`findmnt -rn -o FSROOT --mountpoint ${shellWord(mountPoint)}`)).trim()).toBe("/@immich");
+    expect(await awkward.ssh(`stat -c '%U:%G %a' ${shellWord(mountPoint)}`)).toBe("immich:immich 700\n");
+    // fstab escapes the space (\040), as NixOS writes it.
+    expect(await awkward.ssh(`grep -cF "/var/lib/it's\\\\040immich " /etc/fstab`)).toBe("1\n");
+    // Immich (the stand-in, as the immich user) wrote its markers there.
+    expect(await awkward.ssh(`test -f ${shellWord(`${mountPoint}/upload/.immich`)} && echo marker`)).toBe("marker\n");
+    expectNoChanges(await awkward.up());
+  } finally {
+    await awkward.destroy();
+  }
+}, 300_000);
