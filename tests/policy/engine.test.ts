@@ -100,6 +100,28 @@ describe("policy pack under the real engine", () => {
     expect(result.output).not.toContain("[mandatory]");
   });
 
+  test("allowDataLoss without the pack's permission fails preview, naming the subvolume and the setting", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { storage: { allowDataLoss: true } } });
+    const result = await preview();
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("[mandatory]  skylab-storage-disallow-unguarded-data-deletion  (skylab:storage:BtrfsSubvolume: immich-subvolume)");
+    expect(result.output).toContain(
+      'BtrfsSubvolume "immich-subvolume" has `allowDataLoss` set, so `pulumi destroy` would delete subvolume @immich on MEDIAS with all its data',
+    );
+    expect(await untouched()).toBe("0\nno-generated\nnot-mounted\n");
+  });
+
+  test("Immich bound to all addresses behind nginx: the stack-level loopback policy judges after every resource, advisory", async () => {
+    await configureSandboxStack(SANDBOX, STACK, { config: { immich: { host: "0.0.0.0" } } });
+    const result = await preview();
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("[advisory]  skylab-apps-require-loopback-binding");
+    expect(result.output).toContain(
+      'ImmichModule "immich" listens on 0.0.0.0:2283 while NginxVhost "immich-vhost" (immich.skylab.local) fronts it, and it is reachable from the network without going through nginx: set its host to "127.0.0.1" (stack config `immich.host`).',
+    );
+    expect(result.output).not.toContain("[mandatory]");
+  });
+
   test("with the btrfs policy set to remediate, up on a stack without noatime mounts the data with noatime", async () => {
     await configureSandboxStack(SANDBOX, STACK, { config: { storage: { mountOptions: [] } } });
     const packConfig = path.join(workDir, "remediate.json");
@@ -113,4 +135,41 @@ describe("policy pack under the real engine", () => {
     expect(live).toContain("noatime");
     expect(await host("grep -c '\"noatime\"' /etc/nixos/modules/generated/skylab-immich/storage-var-lib-immich.nix")).toBe("1\n");
   });
+});
+
+describe("policies the validated config cannot reach, on components built directly", () => {
+  const fixture = path.join(__dirname, "fixture-violations");
+  let home: string;
+  let backend: string;
+  const env = () => ({ PULUMI_HOME: home, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "policy-test" });
+
+  beforeAll(async () => {
+    home = mkdtempSync(path.join(tmpdir(), "skylab-policy-home-"));
+    backend = mkdtempSync(path.join(tmpdir(), "skylab-policy-state-"));
+    const init = await runPulumi(["stack", "init", "violations"], { cwd: fixture, env: env() });
+    expect(init.output).toContain("Created stack 'violations'");
+  });
+
+  afterAll(() => {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(backend, { recursive: true, force: true });
+    rmSync(path.join(fixture, "Pulumi.violations.yaml"), { force: true });
+  });
+
+  test("an unpinned host key and a password in script values block the preview; a writable bind mount is advised against", async () => {
+    const result = await runPulumi(["preview", "--stack", "violations", "--policy-pack", path.resolve(__dirname, "../../policy")], {
+      cwd: fixture, env: env(),
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("[mandatory]  skylab-connection-require-pinned-host-key  (pulumi-nodejs:dynamic/skylab:RemoteScript: unpinned)");
+    expect(result.output).toContain('RemoteScript "unpinned" connects to 127.0.0.1 without a pinned host key: set `connection.hostKey`;');
+    expect(result.output).toContain("[mandatory]  skylab-secrets-require-secret-values  (pulumi-nodejs:dynamic/skylab:RemoteScript: leaky)");
+    expect(result.output).toContain('RemoteScript "leaky" passes `values.DB_PASSWORD`, which names a secret, in the script\'s preamble');
+    expect(result.output).toContain("[advisory]  skylab-storage-require-readonly-bind-mount  (skylab:storage:BindMount: writable)");
+    expect(result.output).toContain('Bind mount /media/writable of BindMount "writable" (from /home/zipang/Pictures/Digicam) is writable:');
+    // ...and on the module it generates, from its typed body.
+    expect(result.output).toContain("[advisory]  skylab-storage-require-readonly-bind-mount  (skylab:nixos:NixModuleFile: writable-module)");
+    // The pinned, secret-free script is judged too, and passes: only the two above are mandatory violations.
+    expect(result.output.match(/\[mandatory\]/g)?.length).toBe(2);
+  }, 120_000);
 });
