@@ -79,6 +79,7 @@ export = async () => {
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
   // The file as found on the host; the module's script compares it with what it is about to write.
   const hostSha256 = (key: keyof typeof files) => (facts ? facts.repo.files?.[files[key]] : undefined);
+  const hostText = (key: keyof typeof files) => facts?.repo.fileTexts?.[files[key]];
   const conn = { ...connection, privateKey };
   const repo = nixos.configRepo;
 
@@ -93,26 +94,26 @@ export = async () => {
   }, { dependsOn: [subvolume] });
   const dataMount = new FileSystemMount("immich-data-mount", {
     connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint, device, fsType: "btrfs",
-    options: dataMountOptions, ownership, hostSha256: hostSha256("storage"),
+    options: dataMountOptions, ownership, hostSha256: hostSha256("storage"), hostText: hostText("storage"),
   }, { dependsOn: [migration] });
   const picturesMount = new BindMount("pictures-bind-mount", {
     connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,
-    hostSha256: hostSha256("pictures"),
+    hostSha256: hostSha256("pictures"), hostText: hostText("pictures"),
   });
   const dbSecret = new SopsSecret("immich-db-password", {
     connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
     ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"],
-    envTemplate, modulePath: files.secrets, stateDir, hostSha256: hostSha256("secrets"),
+    envTemplate, modulePath: files.secrets, stateDir, hostSha256: hostSha256("secrets"), hostText: hostText("secrets"),
     valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
   });
   const vhost = new NginxVhost("immich-vhost", {
     connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
-    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, hostSha256: hostSha256("nginx"),
+    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, hostSha256: hostSha256("nginx"), hostText: hostText("nginx"),
   });
   const immichService = new ImmichModule("immich", {
     connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
     mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
-    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, hostSha256: hostSha256("immich"),
+    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, hostSha256: hostSha256("immich"), hostText: hostText("immich"),
   });
 
   const modules = [dataMount.module, picturesMount.module, dbSecret.module, vhost.module, immichService.module];

@@ -16,6 +16,8 @@ export interface BindMountArgs {
   readOnly?: boolean;
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
+  /** The file\'s text on the host as the host look found it (small files only). */
+  hostText?: string;
 }
 
 /** A bind mount of an existing folder (the Pictures folder, for Immich's External Library). */
@@ -33,6 +35,7 @@ export class BindMount extends pulumi.ComponentResource {
         generator: "BindMount",
         body: bindMountModule(args),
         hostSha256: args.hostSha256,
+        hostText: args.hostText,
       },
       { parent: this },
     );

@@ -28,6 +28,8 @@ export interface FileSystemMountArgs {
   ownership?: DirectoryOwnership;
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
+  /** The file\'s text on the host as the host look found it (small files only). */
+  hostText?: string;
 }
 
 /** The NixOS `fileSystems` entry (fstab line) for one mount, in a module the program owns. */
@@ -45,6 +47,7 @@ export class FileSystemMount extends pulumi.ComponentResource {
         generator: "FileSystemMount",
         body: fileSystemModule(args),
         hostSha256: args.hostSha256,
+        hostText: args.hostText,
       },
       { parent: this },
     );

@@ -23,6 +23,8 @@ export interface ImmichModuleArgs {
   publicProxy: { enabled: boolean; port: number };
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
+  /** The file\'s text on the host as the host look found it (small files only). */
+  hostText?: string;
 }
 
 /** services.immich (and optionally services.immich-public-proxy), its user and group. */
@@ -40,6 +42,7 @@ export class ImmichModule extends pulumi.ComponentResource {
         generator: "ImmichModule",
         body: immichModule(args),
         hostSha256: args.hostSha256,
+        hostText: args.hostText,
       },
       { parent: this },
     );

@@ -17,6 +17,8 @@ export interface NginxVhostArgs {
   clientMaxBodySize: string;
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
+  /** The file\'s text on the host as the host look found it (small files only). */
+  hostText?: string;
 }
 
 /** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
@@ -34,6 +36,7 @@ export class NginxVhost extends pulumi.ComponentResource {
         generator: "NginxVhost",
         body: nginxVhostModule(args),
         hostSha256: args.hostSha256,
+        hostText: args.hostText,
       },
       { parent: this },
     );

@@ -19,6 +19,8 @@ export interface NixModuleFileArgs {
   body: NixAttrs;
   /** sha256 of the file on the host as the host look found it (null: absent; omitted: not looked at). */
   hostSha256?: string | null;
+  /** Its text on the host as the host look found it: a preview of a hand edit shows the lines put back. */
+  hostText?: string;
 }
 
 /** A NixOS module file that the program owns whole, written into the config repo and staged in git. */
@@ -40,7 +42,11 @@ export class NixModuleFile extends pulumi.ComponentResource {
         create: WRITE,
         delete: REMOVE,
         values: { REPO: args.configRepo, RELPATH: args.path, CONTENT: content, MARKER: GENERATED_MARKER },
-        observedFile: args.hostSha256 === undefined ? undefined : { sha256: args.hostSha256, value: "CONTENT", path: args.path },
+        observedFile: args.hostSha256 === undefined ? undefined : {
+          sha256: args.hostSha256, value: "CONTENT", path: args.path,
+          // Kept only when it differs from what is written: a converged file's text stays out of the state.
+          ...(args.hostText !== undefined && args.hostSha256 !== sha256(content) ? { text: args.hostText } : {}),
+        },
       },
       { parent: this },
     );

@@ -31,6 +31,8 @@ export interface SopsSecretArgs {
   stateDir?: string;
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
+  /** The file\'s text on the host as the host look found it (small files only). */
+  hostText?: string;
   /** "in-sync", or why the key is missing from the sops file (e.g. after a rollback of the repo). */
   valueDrift?: pulumi.Input<string>;
 }
@@ -81,6 +83,7 @@ export class SopsSecret extends pulumi.ComponentResource {
         generator: "SopsSecret",
         body: sopsSecretModule(args),
         hostSha256: args.hostSha256,
+        hostText: args.hostText,
       },
       { parent: this, dependsOn: [set] },
     );

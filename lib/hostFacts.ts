@@ -30,6 +30,8 @@ export interface HostFacts {
     foreignChanges?: string[];
     /** Owned file → sha256, or null when absent. */
     files?: Record<string, string | null>;
+    /** Owned file → its text, for the small ones (a preview shows the lines `up` puts back). */
+    fileTexts?: Record<string, string>;
     /** sops key path → present in the sops file (decrypted to /dev/null on the host, never sent). */
     sopsKeys?: Record<string, boolean>;
   };

@@ -41,7 +41,7 @@ export interface RemoteScriptArgs {
    * The file the script writes as the host look found it (sha256, null when absent): the diff compares
    * it with the sha256 of `values[value]`, so a file edited or deleted by hand is written again.
    */
-  observedFile?: pulumi.Input<{ sha256: pulumi.Input<string | null>; value: string; path: pulumi.Input<string> }>;
+  observedFile?: pulumi.Input<{ sha256: pulumi.Input<string | null>; value: string; path: pulumi.Input<string>; text?: string }>;
   /** Keep the script's stdout (last 40 lines) in the state. Default true; false for scripts near secrets. */
   logOutput?: boolean;
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** What a runtime module under providers/ exports for `providerFromCheckout`. */
 export interface ProviderRuntime {
-  checkInputs?(news: any): any;
+  checkInputs?(news: any, olds: any): any;
   diff(olds: any, news: any): { changes: boolean } | Promise<{ changes: boolean }>;
   create(inputs: any): Promise<{ id: string; outs: any }>;
   update(olds: any, news: any): Promise<{ outs: any }>;
@@ -27,9 +27,9 @@ export function providerFromCheckout(runtime: string): pulumi.dynamic.ResourcePr
     }
   };
   return {
-    async check(_olds: any, news: any) {
+    async check(olds: any, news: any) {
       const module = load();
-      return { inputs: module.checkInputs ? module.checkInputs(news) : news };
+      return { inputs: module.checkInputs ? module.checkInputs(news, olds) : news };
     },
     async diff(_id: string, olds: any, news: any) {
       const result = await load().diff(olds, news);

@@ -2,6 +2,7 @@
 // (`pulumi-resource-pulumi-nodejs`). The serialized provider in the state only `require`s this module
 // from the program directory, so the state never carries a copy of this code or of anything it captured.
 import { createHash } from "crypto";
+import { lineDiff } from "./lineDiff";
 import { scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
 
@@ -29,7 +30,7 @@ export interface RemoteScriptProps {
    * absent), compared in the diff with the sha256 of the value `value` the script writes. Comparing
    * with what the script is about to write (after any policy remediation) keeps it from flip-flopping.
    */
-  observedFile?: { sha256: string | null; value: string; path: string };
+  observedFile?: { sha256: string | null; value: string; path: string; text?: string };
   logOutput: boolean;
   stdout?: string;
 }
@@ -67,8 +68,11 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
  * The provider's check: a script that writes an observed file gets its `drift` from the observation, so
  * that the preview shows the reason (`~ drift: "in-sync" => "... was edited on the host"`).
  */
-export function checkInputs(news: RemoteScriptProps): RemoteScriptProps {
+export function checkInputs(news: RemoteScriptProps, olds: Partial<RemoteScriptProps> = {}): RemoteScriptProps {
   if (!news.observedFile) return news;
+  // Being created, the file is not there yet: that is the plan, not drift (and the reason would stay in
+  // the stored inputs, shown as the old value of the next real drift).
+  if (Object.keys(olds).length === 0) return { ...news, drift: IN_SYNC };
   return { ...news, drift: observedFileDrift(news) ?? IN_SYNC };
 }
 
@@ -84,7 +88,9 @@ export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" |
   if (observed.sha256 === null) return `${observed.path} was deleted on the host`;
   const content = news.values?.[observed.value] ?? "";
   const expected = createHash("sha256").update(content, "utf8").digest("hex");
-  return observed.sha256 === expected ? undefined : `${observed.path} was edited on the host`;
+  if (observed.sha256 === expected) return undefined;
+  if (observed.text === undefined) return `${observed.path} was edited on the host`;
+  return `${observed.path} was edited on the host; up puts back:\n${lineDiff(observed.text, content)}`;
 }
 
 type Phase = "create" | "update" | "delete";

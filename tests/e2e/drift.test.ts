@@ -23,7 +23,11 @@ test("a preview costs exactly one SSH connection and shows no changes on a conve
   expect(target.acceptedConnections() - before).toBe(1);
 });
 
-const handChanges: { name: string; change: string; resource: string; reason: string; check: string; expected: string }[] = [
+const handChanges: {
+  name: string; change: string; resource: string; reason: string; check: string; expected: string;
+  /** More the preview must show, and what it must not (a stale reason). */
+  shows?: RegExp; notShown?: string;
+}[] = [
   {
     name: "a generated module deleted",
     change: `rm ${GENERATED}/immich.nix`,
@@ -36,7 +40,10 @@ const handChanges: { name: string; change: string; resource: string; reason: str
     name: "a generated module edited",
     change: `echo '# edited by hand' >> ${GENERATED}/nginx.nix`,
     resource: "immich-vhost-module-file",
-    reason: "modules/generated/skylab-immich/nginx.nix was edited on the host",
+    reason: "modules/generated/skylab-immich/nginx.nix was edited on the host; up puts back:",
+    // The lines `up` puts back, as `diff` shows them; not the reason recorded when the file was created.
+    shows: /\+ modules\/generated\/skylab-immich\/nginx\.nix was edited on the host; up puts back:\n\s*\+ @@ line \d+\n\s*\+ -# edited by hand\n/,
+    notShown: "nginx.nix was deleted on the host",
     check: `grep -c 'edited by hand' ${GENERATED}/nginx.nix || true`,
     expected: "0\n",
   },
@@ -67,13 +74,15 @@ const handChanges: { name: string; change: string; resource: string; reason: str
   },
 ];
 
-describe.each(handChanges)("$name", ({ change, resource, reason, check, expected }) => {
+describe.each(handChanges)("$name", ({ change, resource, reason, check, expected, shows, notShown }) => {
   test("preview names the resource and the reason, up repairs it, the next preview shows no changes", async () => {
     await target.ssh(change);
     const preview = await target.preview("--diff");
     expectSuccess(preview);
     expect(preview.output).toMatch(new RegExp(`\\(update\\)\\s*\\n\\s*\\[id=[^\\]]*\\]\\s*\\n\\s*\\[urn=[^\\]]*::${resource}\\]`));
     expect(preview.output).toContain(reason);
+    if (shows) expect(preview.output).toMatch(shows);
+    if (notShown) expect(preview.output).not.toContain(notShown);
     expectSuccess(await target.up());
     expect(await target.ssh(check)).toBe(expected);
     expectNoChanges(await target.preview());
