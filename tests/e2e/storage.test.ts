@@ -49,7 +49,14 @@ test("an up killed during the copy, then rerun, converges with nothing lost", as
       }
       // "pid (comm) state ...": a zombie has already finished its work, killing it proves nothing.
       const match = /^\d+ \((.*)\) (\S)/.exec(stat);
-      if (match && match[1] === "rsync" && !["Z", "X"].includes(match[2])) {
+      // The migration's copy only (the host look runs `rsync --version` too, and must not be the one).
+      let args = "";
+      try {
+        args = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (match && match[1] === "rsync" && !["Z", "X"].includes(match[2]) && args.includes("--info=progress2")) {
         try {
           process.kill(Number(pid), "SIGKILL");
           killed = true;
