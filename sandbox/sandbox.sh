@@ -162,7 +162,7 @@ allocate_index() {
 }
 
 teardown() {
-  local pids=() alive=() pid deadline loops dev index main
+  local pids=() alive=() pid deadline loops dev index main lock
   # nspawn passes SIGTERM on as a clean shutdown of the container's systemd (SIGRTMIN+3).
   if main=$(main_pid); then
     kill -TERM "$main" 2> /dev/null || true
@@ -205,6 +205,8 @@ teardown() {
   remove_cgroups
   # nspawn's bookkeeping: this container's entries, then the folders if no other container uses them.
   rm -rf -- "/run/systemd/nspawn/propagate/skylab-$name"
+  lock=$(cat "$state/nspawn-lock" 2> /dev/null || true)
+  if [[ $lock =~ ^inode-[0-9]+:[0-9]+$ ]]; then rm -f -- "/run/systemd/nspawn/locks/$lock"; fi
   rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/locks /run/systemd/nspawn 2> /dev/null || true
   index=$(index_of)
   # Deleting the namespace destroys the veth pair too, asynchronously: it may be gone by now.

@@ -24,6 +24,9 @@ echo "$$" > "$state_dir/main.pid"
 root=$state_dir/root
 mkdir -p "$state_dir/upper" "$state_dir/work" "$root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$state_dir/upper,workdir=$state_dir/work" "$root"
+# nspawn locks the directory it boots with /run/systemd/nspawn/locks/inode-<dev>:<inode> and leaves the
+# file behind; the name is only visible from here (the overlay is mounted in this namespace only).
+stat -c 'inode-%d:%i' "$root" > "$state_dir/nspawn-lock"
 
 # Directories that start empty and stay inspectable from the host.
 for dir in home root mnt media nix usr/local; do

@@ -2,7 +2,7 @@
  * Proves that two sandboxes coexist without seeing each other, and that `down` (also twice, and
  * after a half-made `up`) leaves no namespace, loop device, mount, process or file behind.
  */
-import { existsSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { sandboxDown, sandboxSsh, sandboxUp, SandboxConnection } from "../../sandbox";
 import { host, processAlive, processesWithMountsMentioning, uniqueName } from "./host";
@@ -19,9 +19,25 @@ async function run(name: string, command: string): Promise<string> {
   return result.stdout;
 }
 
+/** What nspawn leaves on this machine, read while the sandbox exists (its state folder goes with it). */
+const nspawnLeftovers = new Map<string, { lock: string; cgroups: string[] }>();
+function leftoversOf(connection: SandboxConnection): { lock: string; cgroups: string[] } {
+  const key = `${connection.name}:${connection.pid}`;
+  if (!nspawnLeftovers.has(key)) {
+    nspawnLeftovers.set(key, {
+      lock: `/run/systemd/nspawn/locks/${readFileSync(path.join(connection.stateDir, "nspawn-lock"), "utf8").trim()}`,
+      cgroups: readFileSync(path.join(connection.stateDir, "cgroups"), "utf8").split("\n").filter(Boolean),
+    });
+  }
+  return nspawnLeftovers.get(key)!;
+}
+
 function traces(connection: SandboxConnection): Record<string, unknown> {
   const index = connection.address.split(".")[2];
+  const { lock, cgroups } = leftoversOf(connection);
   return {
+    nspawnLock: existsSync(lock),
+    cgroups: cgroups.length > 0 && cgroups.some((dir) => existsSync(dir)),
     netns: host("ip", ["netns", "list"]).stdout.split("\n").some((line) => line.split(" ")[0] === connection.netns),
     veth: host("ip", ["link", "show", `skysbx${index}h`]).code === 0,
     address: host("ip", ["-o", "addr", "show"]).stdout.includes(`${connection.hostAddress}/30`),
@@ -32,8 +48,8 @@ function traces(connection: SandboxConnection): Record<string, unknown> {
   };
 }
 
-const allThere = { netns: true, veth: true, address: true, loop: true, process: true, mounts: true, files: true };
-const noneThere = { netns: false, veth: false, address: false, loop: false, process: false, mounts: false, files: false };
+const allThere = { nspawnLock: true, cgroups: true, netns: true, veth: true, address: true, loop: true, process: true, mounts: true, files: true };
+const noneThere = { nspawnLock: false, cgroups: false, netns: false, veth: false, address: false, loop: false, process: false, mounts: false, files: false };
 
 beforeAll(async () => {
   a = await sandboxUp(first);
