@@ -92,29 +92,32 @@ export = async () => {
     connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, source: storage.mountPoint, keepAt,
     units: immichUnits, stateDir, drift: drift((f) => migrationDrift(f, storage.mountPoint, storage.subvolume)),
   }, { dependsOn: [subvolume] });
+  // Everything that writes to the config repo waits for the copy: a migration that fails (MEDIAS full,
+  // the copy killed, the deployer gone) leaves the repo as it found it.
+  const afterCopy = { dependsOn: [migration] };
   const dataMount = new FileSystemMount("immich-data-mount", {
     connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint, device, fsType: "btrfs",
     options: dataMountOptions, ownership, hostSha256: hostSha256("storage"), hostText: hostText("storage"),
-  }, { dependsOn: [migration] });
+  }, afterCopy);
   const picturesMount = new BindMount("pictures-bind-mount", {
     connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,
     hostSha256: hostSha256("pictures"), hostText: hostText("pictures"),
-  });
+  }, afterCopy);
   const dbSecret = new SopsSecret("immich-db-password", {
     connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
     ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group, restartUnits: ["immich-server.service"],
     envTemplate, modulePath: files.secrets, stateDir, hostSha256: hostSha256("secrets"), hostText: hostText("secrets"),
     valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
-  });
+  }, afterCopy);
   const vhost = new NginxVhost("immich-vhost", {
     connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
     upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, hostSha256: hostSha256("nginx"), hostText: hostText("nginx"),
-  });
+  }, afterCopy);
   const immichService = new ImmichModule("immich", {
     connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
     mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
     databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, hostSha256: hostSha256("immich"), hostText: hostText("immich"),
-  });
+  }, afterCopy);
 
   const modules = [dataMount.module, picturesMount.module, dbSecret.module, vhost.module, immichService.module];
   const apply = new NixosApply("nixos-apply", {
@@ -122,7 +125,7 @@ export = async () => {
     moduleDigests: modules.map((m) => m.sha256), ownedPaths, mode: nixos.mode, checks,
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
-    dataPath: { source: storage.mountPoint, keptAt: keepAt, copy: `subvolume ${storage.subvolume} on ${storage.mediasLabel}`, units: immichUnits },
+    dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: immichUnits },
     drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
 

@@ -14,7 +14,7 @@ export interface DataMigrationArgs {
   source: pulumi.Input<string>;
   /** Where the original data is kept after the verified copy. Never deleted by the program. */
   keepAt: pulumi.Input<string>;
-  /** systemd units stopped before the copy (left stopped: the apply starts them on the new mount). */
+  /** systemd units stopped during the copy and started again after it, also when it fails. */
   units: pulumi.Input<string[]>;
   /** Host folder for the program's own markers. Default "/var/lib/skylab-immich". */
   stateDir?: pulumi.Input<string>;
@@ -23,8 +23,9 @@ export interface DataMigrationArgs {
 }
 
 /**
- * Moves existing data onto the subvolume: copy, verify byte for byte, keep the original aside. Resumable:
- * a run killed halfway is completed by the next `pulumi up`. On destroy the original comes back.
+ * Copies existing data onto the subvolume and verifies it byte for byte; the original stays in place
+ * until the apply (NixosApply's `dataPath`) moves it aside under its rollback. Resumable: a run killed
+ * halfway is completed by the next `pulumi up`. On destroy the original comes back.
  */
 export class DataMigration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<string>;

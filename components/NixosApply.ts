@@ -40,11 +40,12 @@ export interface NixosApplyArgs {
   activationTimeoutSeconds?: number;
   stateDir?: string;
   /**
-   * The data path that a migration moved onto a subvolume before this apply. Until the host confirms the
-   * new system, a rollback puts the original back where the previous system expects it (when that
-   * system does not mount the subvolume there) and starts `units` on it again.
+   * The data path that a migration copied onto a subvolume before this apply. The job stops `units`,
+   * syncs what changed since the copy and moves the original to `keptAt`, then activates (the new system
+   * mounts the subvolume at `source`). Until the host confirms the new system, a rollback puts the
+   * original back where the previous system expects it and starts `units` on it again.
    */
-  dataPath?: { source: string; keptAt: string; copy: string; units: string[] };
+  dataPath?: { source: string; keptAt: string; mediasLabel: string; subvolume: string; units: string[] };
   drift?: pulumi.Input<string>;
 }
 
@@ -97,7 +98,9 @@ export class NixosApply extends pulumi.ComponentResource {
           ACTIVATION_TIMEOUT: String(args.activationTimeoutSeconds ?? 900),
           DATA_SOURCE: args.dataPath?.source ?? "",
           DATA_KEPT_AT: args.dataPath?.keptAt ?? "",
-          DATA_COPY: args.dataPath?.copy ?? "",
+          DATA_LABEL: args.dataPath?.mediasLabel ?? "",
+          DATA_SUBVOLUME: args.dataPath?.subvolume ?? "",
+          DATA_COPY: args.dataPath ? `subvolume ${args.dataPath.subvolume} on ${args.dataPath.mediasLabel}` : "",
           DATA_UNITS: (args.dataPath?.units ?? []).join(" "),
           MARKER: GENERATED_MARKER,
           CHECKS_SCRIPT: CHECKS,

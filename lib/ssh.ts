@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -78,6 +78,24 @@ export function remoteCommand(script: string, become: Become): string {
 }
 
 /**
+ * ssh clients this process started that are still running. When the process ends (the engine gone: see
+ * toolchain/exit-with-engine.js), they end too: an orphaned client would keep a remote step going that
+ * nobody follows any more.
+ */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGTERM");
+});
+
+/** Ends `child` (an ssh client) when this process ends, if it is still running then. */
+export function endsWithThisProcess(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.on("exit", () => running.delete(child));
+  child.on("error", () => running.delete(child));
+  return child;
+}
+
+/**
  * Runs a script on the host over one SSH connection with the pinned host key. The script text carries
  * no secrets (values reach it through a quoted preamble); secrets go through `stdin`.
  */
@@ -90,6 +108,7 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
   const args = [...sshArguments(conn, keyFile, knownHostsFile), remoteCommand(script, conn.become)];
   return new Promise<RemoteResult>((resolve, reject) => {
     const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: sshEnvironment() });
+    endsWithThisProcess(child);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let pending = "";

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer, connect } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { describeSshFailure, knownHostsLine, sshArguments, SshConnection, sshEnvironment } from "../lib/ssh";
+import { describeSshFailure, endsWithThisProcess, knownHostsLine, sshArguments, SshConnection, sshEnvironment } from "../lib/ssh";
 
 /** What one scan took, measured from the deployer: trigger → Immich's library queue idle again. */
 export interface IndexingResult {
@@ -185,10 +185,10 @@ export async function openTunnel(conn: SshConnection, remoteHost: string, remote
     writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
     writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
     const forward = `127.0.0.1:${port}:${remoteHost.includes(":") ? `[${remoteHost}]` : remoteHost}:${remotePort}`;
-    const child: ChildProcess = spawn("ssh", ["-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, ...sshArguments(conn, keyFile, knownHostsFile)], {
+    const child: ChildProcess = endsWithThisProcess(spawn("ssh", ["-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, ...sshArguments(conn, keyFile, knownHostsFile)], {
       stdio: ["ignore", "ignore", "pipe"],
       env: sshEnvironment(),
-    });
+    }));
     let stderr = "";
     let exited = false;
     child.stderr?.on("data", (d: Buffer) => (stderr += d));

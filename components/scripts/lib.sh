@@ -10,3 +10,9 @@ medias_device() {
 
 # Several scripts stage files in the same repo ($REPO) at once: git's index.lock admits one, so take turns.
 git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
+
+# rsync options of every copy of Immich's data onto the subvolume: owners, modes, times, hard links,
+# ACLs, xattrs, numeric ids, a mirror. btrfs.compression is the xattr of the subvolume's compression
+# property, inherited by every new file and folder there: not part of the data, so neither copied nor
+# compared.
+RSYNC_MIRROR=(-aHAX --numeric-ids --delete --sparse --filter='-x btrfs.compression')

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Moves the data at $SOURCE onto subvolume $SUBVOLUME without loss, resumably:
+# Copies the data at $SOURCE onto subvolume $SUBVOLUME without loss, resumably:
 #   copy (rsync: owners, modes, times, hard links, symlinks, ACLs, xattrs) -> verify every file
-#   byte for byte (checksums) -> keep the original aside at $KEEP_AT -> leave an empty $SOURCE
-#   for the mount. Killed at any point, a rerun continues where it stopped; nothing is deleted.
+#   byte for byte (checksums) -> record the copy in $STATE_DIR/migration.done.
+# The original stays where the active system expects it, and Immich runs on it again after the copy:
+# the apply job, whose rollback covers the data path, syncs what changed since, moves the original aside
+# to $KEEP_AT and mounts the subvolume. Killed at any point (the deployer gone, the copy killed, MEDIAS
+# full), the host keeps its data in place; a rerun continues the copy where it stopped.
 # Inputs: MEDIAS_LABEL SUBVOLUME SOURCE KEEP_AT STATE_DIR UNITS (space-separated systemd units)
 set -euo pipefail
 export LC_ALL=C
@@ -19,11 +22,11 @@ if [ "$(findmnt -rn -o FSROOT --mountpoint "$SOURCE" 2>/dev/null | tail -n1)" = 
   exit 0
 fi
 if [ -f "$marker" ]; then
-  echo "no change: migrated earlier ($(cat "$marker"))"
+  echo "no change: copied earlier ($(cat "$marker")); the apply syncs what changed since"
   exit 0
 fi
 
-# Where the data to copy is: still at $SOURCE, or already moved aside by an interrupted run.
+# Where the data to copy is: at $SOURCE, or (an earlier version of this program moved it) at $KEEP_AT.
 if [ -d "$SOURCE" ] && [ -n "$(ls -A "$SOURCE")" ]; then
   from=$SOURCE
 elif [ -d "$KEEP_AT" ]; then
@@ -35,20 +38,35 @@ else
   exit 0
 fi
 
-# Immich must not write while its data moves. Units are left stopped: the apply step starts them on the
-# new mount.
+top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
+stopped=()
+# However this ends (done, failed, killed, the deployer's connection gone), Immich runs again on the data
+# it had. Writing to a closed connection ends the script (SIGPIPE, handled) but not the cleanup.
+cleanup() {
+  trap '' PIPE
+  umount "$top" 2>/dev/null || true
+  rmdir "$top" 2>/dev/null || true
+  rm -f "$top.rsync-errors"
+  for unit in "${stopped[@]}"; do
+    if systemctl start "$unit" 2>/dev/null; then echo "started $unit again on $SOURCE" >&2 || true; fi
+  done
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+
+# Immich must not write while its data is copied.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   for unit in $UNITS; do
     if systemctl is-active --quiet "$unit"; then
-      echo "stopping $unit for the migration"
+      echo "stopping $unit for the copy"
+      stopped+=("$unit")
       systemctl stop "$unit"
     fi
   done
 fi
 
-top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
-cleanup() { umount "$top" 2>/dev/null || true; rmdir "$top" 2>/dev/null || true; }
-trap cleanup EXIT
 mount -t btrfs -o subvolid=5 "$device" "$top"
 target="$top/$SUBVOLUME"
 if ! btrfs subvolume show "$target" >/dev/null 2>&1; then
@@ -64,15 +82,24 @@ if [ "$bytes" -gt "$free" ]; then
   exit 1
 fi
 echo "copying $files entries ($bytes bytes) from $from to $SUBVOLUME"
-# btrfs.compression is the xattr of the subvolume's compression property, inherited by every new file
-# and folder there: not part of the data, so neither copied nor compared.
-rsync_options=(-aHAX --numeric-ids --delete --sparse --filter='-x btrfs.compression')
 # One streaming filter turns rsync's \r-updated progress line into `progress:` lines (a shell loop per
 # line costs more than the copy).
-rsync "${rsync_options[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" \
-  | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&2
+rc=0
+rsync "${RSYNC_MIRROR[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" 2>"$top.rsync-errors" \
+  | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&2 || rc=$?
+if [ "$rc" -ne 0 ]; then
+  errors=$(tail -n 5 "$top.rsync-errors" 2>/dev/null || true)
+  free=$(df -B1 --output=avail "$top" | tail -n1 | tr -d ' ')
+  if grep -q 'No space left on device' "$top.rsync-errors" || [ "$free" -lt 1048576 ]; then
+    echo "$MEDIAS_LABEL is full: the copy of $from stopped with $free bytes free ($bytes bytes to copy); nothing was moved: $from still holds the data, and Immich runs on it again. Free space on $MEDIAS_LABEL, then run up again: the copy continues where it stopped" >&2
+  else
+    printf 'the copy of %s to %s failed (rsync exit %s); nothing was moved, %s still holds the data. rsync said:\n%s\n' \
+      "$from" "$SUBVOLUME" "$rc" "$from" "$errors" >&2
+  fi
+  exit 1
+fi
 echo "progress: verifying checksums of every file" >&2
-differences=$(rsync "${rsync_options[@]}" --checksum --dry-run --itemize-changes "$from/" "$target/")
+differences=$(rsync "${RSYNC_MIRROR[@]}" --checksum --dry-run --itemize-changes "$from/" "$target/")
 if [ -n "$differences" ]; then
   echo "verification failed: the copy differs from $from:" >&2
   echo "$differences" | head -20 >&2
@@ -81,9 +108,5 @@ fi
 echo "verified: every file of $from is on $SUBVOLUME, byte-identical"
 
 mkdir -p "$STATE_DIR"
-if [ "$from" = "$SOURCE" ]; then
-  mv -T "$SOURCE" "$KEEP_AT"
-fi
-mkdir -p "$SOURCE"
-echo "from $SOURCE to subvolume $SUBVOLUME at $(date -u +%FT%TZ); original kept at $KEEP_AT" >"$marker"
-echo "original kept at $KEEP_AT (not deleted: remove it yourself once Immich works from the subvolume)"
+echo "from $from to subvolume $SUBVOLUME at $(date -u +%FT%TZ); the apply moves the original aside to $KEEP_AT" >"$marker"
+echo "copied; the original stays at $from until the apply mounts $SUBVOLUME there (then it is kept at $KEEP_AT: remove it yourself once Immich works from the subvolume)"

@@ -3,7 +3,8 @@
 # host back by itself when activation or verification fails, or when the deployer does not confirm in
 # time (the deployer confirms over a new SSH connection: proof the host is still reachable).
 # Values: REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT
-#         PREV_SYSTEM REBUILD_ARGS(array) JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_COPY DATA_UNITS MIGRATION_MARKER
+#         PREV_SYSTEM REBUILD_ARGS(array) JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY
+#         DATA_UNITS MIGRATION_MARKER RSYNC_MIRROR(array); function medias_device
 # `job --rollback REASON` only rolls back: the deployer's session runs it when the job itself died.
 # shellcheck shell=bash
 set -uo pipefail
@@ -16,10 +17,45 @@ set_status() {
 }
 say() { printf '[%s] %s\n' "$(date -u +%T)" "$*"; }
 
-# The data path is part of the last good state. A first apply moved the original data aside (the
-# migration) for the subvolume's mount; the previous system does not mount it, so the original goes back
-# where that system's Immich expects it, and Immich's units run on it again. The copy stays on the
-# subvolume; the next `up` copies again (the migration marker goes, and the host look sees the data back).
+# The data path is part of the last good state. The migration copied the data onto the subvolume and
+# left the original in place; here, under this job's rollback, Immich stops, what it wrote since the copy
+# is synced, and the original goes aside so that the subvolume can be mounted in its place.
+cutover_data_path() {
+  local unit top device differences
+  [ -n "$DATA_SOURCE" ] && [ -f "$MIGRATION_MARKER" ] || return 0
+  [ "$(findmnt -rn -o FSROOT --mountpoint "$DATA_SOURCE" 2>/dev/null | tail -n1)" != "/$DATA_SUBVOLUME" ] || return 0
+  [ -d "$DATA_SOURCE" ] && [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ] || return 0
+  if [ -e "$DATA_KEPT_AT" ]; then
+    say "cannot move the original aside: $DATA_KEPT_AT already exists (\`storage.keepOriginalAt\`)"
+    return 1
+  fi
+  if [ -d /run/systemd/system ]; then
+    for unit in $DATA_UNITS; do
+      if systemctl is-active --quiet "$unit"; then say "stopping $unit for the move"; systemctl stop "$unit" || return 1; fi
+    done
+  fi
+  device=$(medias_device "$DATA_LABEL")
+  [ -n "$device" ] || { say "no filesystem labelled $DATA_LABEL"; return 1; }
+  top=$(mktemp -d /run/skylab-immich-top.XXXXXX) || return 1
+  if ! mount -t btrfs -o subvolid=5 "$device" "$top"; then rmdir "$top"; return 1; fi
+  say "syncing what changed in $DATA_SOURCE since the copy"
+  if rsync "${RSYNC_MIRROR[@]}" "$DATA_SOURCE/" "$top/$DATA_SUBVOLUME/" \
+    && differences=$(rsync "${RSYNC_MIRROR[@]}" --dry-run --itemize-changes "$DATA_SOURCE/" "$top/$DATA_SUBVOLUME/") \
+    && [ -z "$differences" ]; then
+    umount "$top"; rmdir "$top"
+  else
+    say "the copy on $DATA_COPY differs from $DATA_SOURCE after the sync: ${differences:-rsync failed}"
+    umount "$top"; rmdir "$top"
+    return 1
+  fi
+  mv -T "$DATA_SOURCE" "$DATA_KEPT_AT" && mkdir -p "$DATA_SOURCE" || return 1
+  say "data path: the original is kept at $DATA_KEPT_AT; $DATA_SOURCE is the mount point of $DATA_COPY"
+}
+
+# The rollback's side of the data path: when the previous system does not mount the subvolume, the
+# original goes back where that system's Immich expects it, and Immich's units run on it again. The copy
+# stays on the subvolume; the next `up` copies again (the migration marker goes, and the host look sees
+# the data back).
 restore_data_path() {
   local unit
   [ -n "$DATA_SOURCE" ] || return 0
@@ -82,6 +118,9 @@ fi
 
 say "activating (nixos-rebuild test: no boot entry until verified); PATH=$PATH"
 set_status activating
+if ! cutover_data_path; then
+  rollback "the data path could not be moved onto $DATA_COPY"
+fi
 timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
 rc=$?
 if [ "$rc" -eq 124 ]; then

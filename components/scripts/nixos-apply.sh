@@ -4,7 +4,8 @@
 # (printed as `confirm-token: ...`) or has rolled the host back (exit 1 with what failed).
 # Inputs: REPO GENERATED_DIR MODULE_FILES DEFAULT_MODULE OWNED_PATHS MODE CHECKS STATE_DIR
 #         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT MARKER CHECKS_SCRIPT JOB_SCRIPT
-#         DATA_SOURCE DATA_KEPT_AT DATA_COPY DATA_UNITS (the migrated data path; empty: none)
+#         DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS (the migrated data
+#         path; empty: none)
 set -euo pipefail
 export LC_ALL=C
 
@@ -91,7 +92,9 @@ job="$run_dir/job-$token.sh"
   RUN_DIR=$run_dir TOKEN=$token PREV_COMMIT=$prev_commit PREV_SYSTEM=$prev_system
   MIGRATION_MARKER=$STATE_DIR/migration.done
   declare -p REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM \
-    REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_COPY DATA_UNITS MIGRATION_MARKER
+    REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER \
+    RSYNC_MIRROR
+  declare -f medias_device
   printf '%s\n' "$CHECKS_SCRIPT" "$JOB_SCRIPT"
 } >"$job"
 echo starting >"$run_dir/status-$token"

@@ -103,7 +103,9 @@ describe("NixosApply component", () => {
         CONFIRM_TIMEOUT: "120",
         DATA_COPY: "",
         DATA_KEPT_AT: "",
+        DATA_LABEL: "",
         DATA_SOURCE: "",
+        DATA_SUBVOLUME: "",
         DATA_UNITS: "",
         VERIFY_TIMEOUT: "180",
         ACTIVATION_TIMEOUT: "900",
@@ -121,12 +123,15 @@ describe("NixosApply component", () => {
   test("the migrated data path, the verification and activation deadlines reach the job's values", async () => {
     new NixosApply("data", args({
       verifyTimeoutSeconds: 240, activationTimeoutSeconds: 1200,
-      dataPath: { source: "/var/lib/my immich", keptAt: "/var/lib/my immich.pre", copy: "subvolume @immich on MEDIAS", units: ["a.service", "b.service"] },
+      dataPath: { source: "/var/lib/my immich", keptAt: "/var/lib/my immich.pre", mediasLabel: "MEDIAS", subvolume: "@immich", units: ["a.service", "b.service"] },
     }));
     await mocks.settle();
     const values = mocks.byName("data-rebuild").inputs.values as Record<string, string>;
-    expect([values.DATA_SOURCE, values.DATA_KEPT_AT, values.DATA_COPY, values.DATA_UNITS, values.VERIFY_TIMEOUT, values.ACTIVATION_TIMEOUT]).toStrictEqual([
-      "/var/lib/my immich", "/var/lib/my immich.pre", "subvolume @immich on MEDIAS", "a.service b.service", "240", "1200",
+    expect([
+      values.DATA_SOURCE, values.DATA_KEPT_AT, values.DATA_LABEL, values.DATA_SUBVOLUME, values.DATA_COPY, values.DATA_UNITS,
+      values.VERIFY_TIMEOUT, values.ACTIVATION_TIMEOUT,
+    ]).toStrictEqual([
+      "/var/lib/my immich", "/var/lib/my immich.pre", "MEDIAS", "@immich", "subvolume @immich on MEDIAS", "a.service b.service", "240", "1200",
     ]);
   });
 

@@ -1,225 +1,317 @@
 /**
- * A fault matrix on one converged sandbox host: each fault is injected, then the host must be in a good
- * state — the last good system, commit and mounts (or the new ones after a successful rerun), every
- * original file's sha256 intact, Immich's data path mounted and Immich answering, no plugin process left,
- * nothing half-staged in the config repo — and a plain `up` converges (the next one changes nothing).
- * The suite prints `faults: N/N ended in a good state`.
+ * A fault matrix. Each fault is injected, then the host must be in a good state — the last good system,
+ * commit and mounts (or the new ones after a successful rerun), every original file's sha256 intact,
+ * Immich's data path usable (its data where the active system expects it) and Immich running, no process
+ * of this checkout left (plugins and their ssh clients), nothing half-staged in the config repo — and a
+ * plain `up` converges (the next one changes nothing). Faults of the apply run on a converged host,
+ * faults of the migration on a host not yet migrated. The suite prints `faults: N/N ended in a good state`.
  */
-import { spawn } from "child_process";
-import { readdirSync, readFileSync } from "fs";
-import { pulumiEnv } from "../../sandbox/stack";
+import { execFileSync } from "child_process";
 import { readConnection } from "../../sandbox";
-import { expectNoChanges, expectSuccess, hostState, Target } from "./helpers";
+import {
+  applyStatuses, checkoutProcesses, expectNoChanges, expectSuccess, hostState, migrationCopyPids, startUp, Target, waitFor,
+} from "./helpers";
 
-const target = new Target("fault1");
-const state = () => hostState(target);
+type HostState = Awaited<ReturnType<typeof hostState>>;
 const outcomes: { fault: string; good: boolean }[] = [];
-type HostState = Awaited<ReturnType<typeof state>>;
 /** sha256 of every file of Immich's data (owners and modes are the migration suite's business). */
 const DATA_SUMS = "cd /var/lib/immich && find . -type f ! -name '.immich-write-check-*' -print0 | sort -z | xargs -0 sha256sum";
-let originalSums = "";
+const timeouts = { nixos: { confirmTimeoutSeconds: 20, verifyTimeoutSeconds: 30 } };
 
-/** Processes of this checkout's plugins (language host, program, dynamic provider), by command line. */
-function pluginProcesses(): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const running = !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
-      if (running && args.includes(process.cwd()) && /language-host\.js|cmd\/dynamic-provider|cmd\/run\/index\.js/.test(args)) found.push(args);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
+interface Host {
+  target: Target;
+  /** DATA_SUMS before any fault. */
+  sums: string;
+  /** Is Immich's data on the subvolume in the last good state? */
+  migrated: boolean;
 }
 
 /** The invariants every fault must end in; each is asserted, and the outcome is recorded for the figure. */
-async function expectGoodState(fault: string, last: HostState, converged?: HostState): Promise<void> {
+async function expectGoodState(host: Host, fault: string, last: HostState, converged?: HostState): Promise<void> {
+  const { target } = host;
   let good = false;
   try {
     // The last good state, or (a fault the apply finished despite) the state a plain up would reach.
-    const now = await state();
+    const now = await hostState(target);
     if (converged === undefined || JSON.stringify(now) !== JSON.stringify(converged)) expect(now).toEqual(last);
-    expect(await target.ssh(DATA_SUMS)).toBe(originalSums);
-    expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
-    expect((await target.ssh("systemctl is-active immich-server.service")).trim()).toBe("active");
+    expect(await target.ssh(DATA_SUMS)).toBe(host.sums);
+    // The data path as the active system expects it: mounted from @immich, or (before the first
+    // converge) the original folder itself.
+    const fsroot = (await target.ssh("findmnt -rn -o FSROOT --mountpoint /var/lib/immich || true")).trim();
+    expect(fsroot).toBe(host.migrated || converged ? "/@immich" : "");
+    await waitFor("Immich running", () => target.ssh("systemctl is-active immich-server.service || true"), (s) => s.trim() === "active", 150);
     expect(await target.ssh("git -C /etc/nixos status --porcelain")).toBe("");
-    for (let i = 0; i < 100 && pluginProcesses().length; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(pluginProcesses()).toStrictEqual([]);
+    const address = readConnection(target.sandbox).address;
+    // Plugins notice within half a second that the engine is gone; give them (and their ssh clients) a bound.
+    await waitFor("no process of this checkout", () => checkoutProcesses(address), (found) => found.length === 0, 50);
     good = true;
   } finally {
     outcomes.push({ fault, good });
   }
 }
 
-async function converges(): Promise<void> {
+async function converges(target: Target): Promise<void> {
   expectSuccess(await target.up());
   expectNoChanges(await target.up());
 }
 
-let size = 60000;
-/** A real change for the next up: the vhost's upload limit. */
-async function withChange(): Promise<void> {
-  size += 1;
-  await target.reconfigure({ config: { nginx: { clientMaxBodySize: `${size}M` }, nixos: { confirmTimeoutSeconds: 20, verifyTimeoutSeconds: 30 } } });
-}
-
-beforeAll(async () => {
-  await target.create({ config: { nixos: { confirmTimeoutSeconds: 20, verifyTimeoutSeconds: 30 } } });
-  originalSums = await target.ssh(DATA_SUMS);
-  expect(originalSums.split("\n").length).toBeGreaterThan(250);
-  expectSuccess(await target.up());
-}, 300_000);
-
-afterAll(async () => {
+afterAll(() => {
   const good = outcomes.filter((o) => o.good).length;
   process.stdout.write(`faults: ${good}/${outcomes.length} ended in a good state\n`);
   for (const o of outcomes) process.stdout.write(`  ${o.good ? "good" : "NOT GOOD"}  ${o.fault}\n`);
-  await target.destroy();
 });
 
-test("nixos-rebuild fails during activation", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("touch /etc/nixos-rebuild-standin/fail-next-activation");
-  const failed = await target.up();
-  expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain("the host was restored");
-  await expectGoodState("nixos-rebuild fails", last);
-  await converges();
-}, 300_000);
+describe("faults of the migration, on a host not yet migrated", () => {
+  const target = new Target("fault2");
+  const host: Host = { target, sums: "", migrated: false };
+  const state = () => hostState(target);
 
-test("verification fails (the Pictures folder unreadable for Immich)", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("chmod 0700 /home/zipang/Pictures/Digicam");
-  let failed;
-  try {
-    failed = await target.up();
-  } finally {
-    await target.ssh("chmod 0755 /home/zipang/Pictures/Digicam");
-  }
-  expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain('"check":"readable-by","target":"/media/immich","status":"fail"');
-  await expectGoodState("verification fails", last);
-  await converges();
-}, 300_000);
+  /** Runs `command` inside the sandbox without SSH (fast enough to act while a copy runs). */
+  const inside = (command: string) =>
+    execFileSync("nsenter", ["-t", String(readConnection(target.sandbox).initPid), "-a", "bash", "-c", command], { encoding: "utf8" });
 
-test("the host presents another SSH host key", async () => {
-  const last = await state();
-  const conn = readConnection(target.sandbox);
-  await target.reconfigure({ config: { host: { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd7x9kq0ZfV8tQ3mPp5vN2wY7cR4sL6hJ1aB3eD5fG7" }, nixos: { confirmTimeoutSeconds: 20, verifyTimeoutSeconds: 30 } } });
-  const refused = await target.preview();
-  expect(refused.code).not.toBe(0);
-  expect(refused.output).toContain(conn.address);
-  expect((await target.up()).code).not.toBe(0);
-  await withChange();
-  await expectGoodState("wrong host key", last);
-  await converges();
-}, 300_000);
+  beforeAll(async () => {
+    await target.create({ sandbox: { size: "1G" }, config: timeouts });
+    // A large file gives the copy a window to be interrupted in.
+    await target.ssh("head -c 300M /dev/urandom > '/var/lib/immich/upload/large video.mp4'");
+    host.sums = await target.ssh(DATA_SUMS);
+    expect(host.sums.split("\n").length).toBeGreaterThan(250);
+  }, 300_000);
 
-test("MEDIAS is absent", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("mv /dev/disk/by-label/MEDIAS /dev/disk/by-label/.MEDIAS-away");
-  let refused;
-  try {
-    refused = await target.up();
-  } finally {
-    await target.ssh("mv /dev/disk/by-label/.MEDIAS-away /dev/disk/by-label/MEDIAS");
-  }
-  expect(refused.code).not.toBe(0);
-  expect(refused.output).toContain("no filesystem labelled MEDIAS");
-  expect(refused.output).toContain("SKYLAB is not ready; nothing was changed");
-  await expectGoodState("MEDIAS absent", last);
-  await converges();
-}, 300_000);
-
-test("the config repo has a hand change outside the owned files", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("cd /etc/nixos && echo '# a note' >> configuration.nix");
-  const refused = await target.up();
-  expect(refused.code).not.toBe(0);
-  expect(refused.output).toContain("/etc/nixos has uncommitted changes outside the files skylab-immich owns:");
-  expect(await target.ssh("cd /etc/nixos && git status --porcelain")).toBe(" M configuration.nix\n");
-  await target.ssh("cd /etc/nixos && git checkout -q configuration.nix");
-  await expectGoodState("config repo dirty", last);
-  await converges();
-}, 300_000);
-
-test("two ups at the same time", async () => {
-  await withChange();
-  const [a, b] = await Promise.all([target.up(), target.up()]);
-  // The stack's lock lets one through at a time: each either converges or is refused by the lock.
-  expect([a, b].filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
-  for (const refused of [a, b].filter((r) => r.code !== 0)) expect(refused.output).toMatch(/locked/);
-  await expectGoodState("concurrent up", await state());
-  expectNoChanges(await target.up());
-}, 300_000);
-
-test("the pulumi CLI killed with SIGKILL during activation: the host reverts by itself, cancel, rerun", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("echo 15 > /etc/nixos-rebuild-standin/delay-next-activation");
-  const cli = spawn("pulumi", ["--non-interactive", "up", "--yes", "--skip-preview", "--stack", target.stack], {
-    env: pulumiEnv(), stdio: ["ignore", "ignore", "ignore"],
+  afterAll(async () => {
+    await target.destroy();
   });
-  const exited = new Promise((resolve) => cli.on("exit", resolve));
-  let activating = false;
-  for (let i = 0; i < 300 && !activating; i++) {
-    activating = (await target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort -u")).includes("activating");
-    if (!activating) await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(activating).toBe(true);
-  process.kill(cli.pid!, "SIGKILL");
-  await exited;
-  // The deployer is gone: no confirmation comes, so the job rolls the host back itself.
-  let rolledBack = "";
-  for (let i = 0; i < 120 && !rolledBack.includes("rolled-back"); i++) {
-    rolledBack = await target.ssh("cat /var/lib/skylab-immich/apply/status-* | sort -u");
-    if (!rolledBack.includes("rolled-back")) await new Promise((r) => setTimeout(r, 500));
-  }
-  expect(rolledBack).toContain("rolled-back");
-  const locked = await target.up();
-  expect(locked.code).not.toBe(0);
-  expect(locked.output).toContain("pulumi cancel");
-  expectSuccess(await target.pulumi(["cancel", "--yes"]));
-  await expectGoodState("CLI killed during activation (deployer gone)", last);
-  await converges();
-}, 300_000);
 
-test("SIGINT (Ctrl-C) during activation: the CLI stops after the step in flight, the host is never half-done", async () => {
-  const last = await state();
-  await withChange();
-  await target.ssh("echo 8 > /etc/nixos-rebuild-standin/delay-next-activation");
-  const cli = spawn("pulumi", ["--non-interactive", "up", "--yes", "--skip-preview", "--stack", target.stack], {
-    env: pulumiEnv(), stdio: ["ignore", "ignore", "ignore"],
+  test("the migration's copy killed with SIGKILL on the host", async () => {
+    const last = await state();
+    const run = target.up();
+    const copy = await waitFor("the migration's copy", () => migrationCopyPids(target), (pids) => pids.length > 0, 3000, 40);
+    for (const pid of copy) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // ended between the look and the kill: the rsync's parent fails the same way
+      }
+    }
+    const failed = await run;
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain("migration of /var/lib/immich to @immich (create) failed");
+    expect(failed.output).toContain("nothing was moved: /var/lib/immich still holds the data");
+    await expectGoodState(host, "the migration's copy killed", last);
+  }, 300_000);
+
+  test("MEDIAS fills up during the copy", async () => {
+    const last = await state();
+    const run = target.up();
+    await waitFor("the migration's copy", () => migrationCopyPids(target), (pids) => pids.length > 0, 3000, 40);
+    // /mnt/medias is MEDIAS' top level in the sandbox: take (nearly) all the space left.
+    inside(
+      "free=$(df -B1 --output=avail /mnt/medias | tail -n1 | tr -d ' ') && " +
+        "{ fallocate -l $((free * 99 / 100)) /mnt/medias/filler || fallocate -l $((free * 95 / 100)) /mnt/medias/filler; }",
+    );
+    let failed;
+    try {
+      failed = await run;
+    } finally {
+      // BTRFS frees deleted space at a transaction commit: wait (an event, bounded) until df shows it.
+      inside(
+        "rm -f /mnt/medias/filler && need=$(du -sb /var/lib/immich | cut -f1) && for i in $(seq 100); do " +
+          "btrfs filesystem sync /mnt/medias; [ \"$(df -B1 --output=avail /mnt/medias | tail -n1 | tr -d ' ')\" -gt $((need + need / 5)) ] && break; " +
+          "sleep 0.1; done",
+      );
+    }
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain("MEDIAS is full: the copy of /var/lib/immich stopped");
+    expect(failed.output).toContain("Free space on MEDIAS, then run up again");
+    await expectGoodState(host, "MEDIAS full during the migration", last);
+  }, 300_000);
+
+  test("the pulumi CLI killed with SIGKILL during the migration: cancel as the error says, rerun", async () => {
+    const last = await state();
+    const { cli, exited } = startUp(target);
+    await waitFor("the migration's copy", () => migrationCopyPids(target), (pids) => pids.length > 0, 3000, 40);
+    // Positive control for the search for leftovers: while the up runs, it finds the plugins and ssh.
+    const address = readConnection(target.sandbox).address;
+    const during = checkoutProcesses(address);
+    expect(during.some((p) => p.includes("language-host.js"))).toBe(true);
+    expect(during.some((p) => /^ssh /.test(p))).toBe(true);
+    process.kill(cli.pid!, "SIGKILL");
+    await exited;
+    // The copy ends with the connection that ran it (its ssh client goes with the provider).
+    await waitFor("the copy to end", () => migrationCopyPids(target), (pids) => pids.length === 0, 150);
+    const locked = await target.up();
+    expect(locked.code).not.toBe(0);
+    expect(locked.output).toContain("pulumi cancel");
+    expectSuccess(await target.pulumi(["cancel", "--yes"]));
+    await expectGoodState(host, "CLI killed during the migration (deployer gone)", last);
+    await converges(target);
+    host.migrated = true;
+    expect((await target.ssh("findmnt -rn -o FSROOT --mountpoint /var/lib/immich")).trim()).toBe("/@immich");
+    expect(await target.ssh(DATA_SUMS)).toBe(host.sums);
+  }, 300_000);
+});
+
+describe("faults of the apply, on a converged host", () => {
+  const target = new Target("fault1");
+  const host: Host = { target, sums: "", migrated: true };
+  const state = () => hostState(target);
+  let size = 60000;
+  /** A real change for the next up: the vhost's upload limit. */
+  async function withChange(): Promise<void> {
+    size += 1;
+    await target.reconfigure({ config: { nginx: { clientMaxBodySize: `${size}M` }, ...timeouts } });
+  }
+  const activating = () => waitFor("the apply job to activate", () => applyStatuses(target), (s) => s.includes("activating"), 300);
+
+  beforeAll(async () => {
+    await target.create({ config: timeouts });
+    host.sums = await target.ssh(DATA_SUMS);
+    expect(host.sums.split("\n").length).toBeGreaterThan(250);
+    expectSuccess(await target.up());
+  }, 300_000);
+
+  afterAll(async () => {
+    await target.destroy();
   });
-  const exited = new Promise<number | null>((resolve) => cli.on("exit", (code) => resolve(code)));
-  let activating = false;
-  for (let i = 0; i < 300 && !activating; i++) {
-    activating = (await target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort -u")).includes("activating");
-    if (!activating) await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(activating).toBe(true);
-  process.kill(cli.pid!, "SIGINT");
-  await exited;
-  // Whatever the CLI did with the interrupt, the apply either finished (confirmed) or the host rolled
-  // itself back; wait for the job to end one way or the other.
-  let ended = "";
-  for (let i = 0; i < 120 && !/done|rolled-back/.test(ended); i++) {
-    ended = await target.ssh("ls -t /var/lib/skylab-immich/apply/status-* | head -1 | xargs cat");
-    if (!/done|rolled-back/.test(ended)) await new Promise((r) => setTimeout(r, 500));
-  }
-  expect(ended).toMatch(/done|rolled-back/);
-  await target.pulumi(["cancel", "--yes"]);
-  const converged = ended.includes("done") ? await state() : undefined;
-  // Finished: then the new system and commit are the ones in place.
-  if (converged) expect(converged.head).not.toBe(last.head);
-  await expectGoodState("SIGINT during activation", last, converged);
-  await converges();
-}, 300_000);
+
+  test("nixos-rebuild fails during activation", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("touch /etc/nixos-rebuild-standin/fail-next-activation");
+    const failed = await target.up();
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain("the host was restored");
+    await expectGoodState(host, "nixos-rebuild fails", last);
+    await converges(target);
+  }, 300_000);
+
+  test("verification fails (the Pictures folder unreadable for Immich)", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("chmod 0700 /home/zipang/Pictures/Digicam");
+    let failed;
+    try {
+      failed = await target.up();
+    } finally {
+      await target.ssh("chmod 0755 /home/zipang/Pictures/Digicam");
+    }
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain('"check":"readable-by","target":"/media/immich","status":"fail"');
+    await expectGoodState(host, "verification fails", last);
+    await converges(target);
+  }, 300_000);
+
+  test("the SSH connection cut during activation: the host rolls itself back when no confirmation comes", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("echo 12 > /etc/nixos-rebuild-standin/delay-next-activation");
+    const conn = readConnection(target.sandbox);
+    const hostInterface = execFileSync("ip", ["-o", "-4", "addr", "show", "to", conn.hostAddress], { encoding: "utf8" }).split(/\s+/)[1];
+    const running = target.up();
+    await activating();
+    execFileSync("ip", ["link", "set", hostInterface, "down"]);
+    let failed;
+    try {
+      failed = await running;
+    } finally {
+      execFileSync("ip", ["link", "set", hostInterface, "up"]);
+    }
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain("was lost while the change was being applied; it is not confirmed, so the host rolls itself back");
+    await waitFor("the host to roll itself back", () => applyStatuses(target), (s) => s.includes("rolled-back"), 450);
+    expect(await target.ssh("cat /var/lib/skylab-immich/apply/result-* | grep -c 'no confirmation from the deployer within 20s'")).toBe("1\n");
+    await expectGoodState(host, "SSH cut during activation", last);
+    await converges(target);
+  }, 300_000);
+
+  test("the host presents another SSH host key", async () => {
+    const last = await state();
+    const conn = readConnection(target.sandbox);
+    await target.reconfigure({ config: { host: { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd7x9kq0ZfV8tQ3mPp5vN2wY7cR4sL6hJ1aB3eD5fG7" }, ...timeouts } });
+    const refused = await target.preview();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain(conn.address);
+    expect((await target.up()).code).not.toBe(0);
+    await withChange();
+    await expectGoodState(host, "wrong host key", last);
+    await converges(target);
+  }, 300_000);
+
+  test("MEDIAS is absent", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("mv /dev/disk/by-label/MEDIAS /dev/disk/by-label/.MEDIAS-away");
+    let refused;
+    try {
+      refused = await target.up();
+    } finally {
+      await target.ssh("mv /dev/disk/by-label/.MEDIAS-away /dev/disk/by-label/MEDIAS");
+    }
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("no filesystem labelled MEDIAS");
+    expect(refused.output).toContain("SKYLAB is not ready; nothing was changed");
+    await expectGoodState(host, "MEDIAS absent", last);
+    await converges(target);
+  }, 300_000);
+
+  test("the config repo has a hand change outside the owned files", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("cd /etc/nixos && echo '# a note' >> configuration.nix");
+    const refused = await target.up();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("/etc/nixos has uncommitted changes outside the files skylab-immich owns:");
+    expect(await target.ssh("cd /etc/nixos && git status --porcelain")).toBe(" M configuration.nix\n");
+    await target.ssh("cd /etc/nixos && git checkout -q configuration.nix");
+    await expectGoodState(host, "config repo dirty", last);
+    await converges(target);
+  }, 300_000);
+
+  test("two ups at the same time", async () => {
+    await withChange();
+    const [a, b] = await Promise.all([target.up(), target.up()]);
+    // The stack's lock lets one through at a time: each either converges or is refused by the lock.
+    expect([a, b].filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
+    for (const refused of [a, b].filter((r) => r.code !== 0)) expect(refused.output).toMatch(/locked/);
+    await expectGoodState(host, "concurrent up", await state());
+    expectNoChanges(await target.up());
+  }, 300_000);
+
+  test("the pulumi CLI killed with SIGKILL during activation: the host reverts by itself, cancel, rerun", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("echo 15 > /etc/nixos-rebuild-standin/delay-next-activation");
+    const { cli, exited } = startUp(target);
+    await activating();
+    process.kill(cli.pid!, "SIGKILL");
+    await exited;
+    // The deployer is gone: no confirmation comes, so the job rolls the host back itself.
+    await waitFor("the host to roll itself back", () => applyStatuses(target), (s) => s.includes("rolled-back"), 450);
+    const locked = await target.up();
+    expect(locked.code).not.toBe(0);
+    expect(locked.output).toContain("pulumi cancel");
+    expectSuccess(await target.pulumi(["cancel", "--yes"]));
+    await expectGoodState(host, "CLI killed during activation (deployer gone)", last);
+    await converges(target);
+  }, 300_000);
+
+  test("SIGINT (Ctrl-C) during activation: the CLI stops after the step in flight, the host is never half-done", async () => {
+    const last = await state();
+    await withChange();
+    await target.ssh("echo 8 > /etc/nixos-rebuild-standin/delay-next-activation");
+    const { cli, exited } = startUp(target);
+    await activating();
+    process.kill(cli.pid!, "SIGINT");
+    await exited;
+    // Whatever the CLI did with the interrupt, the apply either finished (confirmed) or the host rolled
+    // itself back; wait for the job to end one way or the other.
+    const newest = () => target.ssh("ls -t /var/lib/skylab-immich/apply/status-* | head -1 | xargs cat");
+    const ended = await waitFor("the apply job to end", newest, (s) => /done|rolled-back/.test(s), 450);
+    await target.pulumi(["cancel", "--yes"]);
+    const converged = ended.includes("done") ? await state() : undefined;
+    // Finished: then the new system and commit are the ones in place.
+    if (converged) expect(converged.head).not.toBe(last.head);
+    await expectGoodState(host, "SIGINT during activation", last, converged);
+    await converges(target);
+  }, 300_000);
+});

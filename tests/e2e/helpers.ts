@@ -1,8 +1,8 @@
 /** A sandbox SKYLAB with a stack aimed at it, for the end-to-end suites. */
-import { execFileSync, spawn } from "child_process";
-import { readFileSync } from "fs";
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import { readdirSync, readFileSync } from "fs";
 import { readConnection, sandboxDown, sandboxSsh, sandboxUp, SandboxUpOptions } from "../../sandbox";
-import { configureSandboxStack, importGeneratedModules, PulumiResult, runPulumi, SandboxStackOptions } from "../../sandbox/stack";
+import { configureSandboxStack, importGeneratedModules, pulumiEnv, PulumiResult, runPulumi, SandboxStackOptions } from "../../sandbox/stack";
 
 export class Target {
   readonly stack: string;
@@ -137,4 +137,74 @@ export async function manifest(target: Target, dir: string): Promise<string> {
 
 export function shellWord(value: string): string {
   return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * Polls `probe` until `done` holds for what it returned, at most `tries` times `intervalMs` apart (an
+ * event with a bound, never a fixed sleep); throws with the last value otherwise.
+ */
+export async function waitFor<T>(
+  what: string, probe: () => Promise<T> | T, done: (value: T) => boolean, tries = 300, intervalMs = 200,
+): Promise<T> {
+  let value = await probe();
+  for (let i = 1; i < tries && !done(value); i++) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    value = await probe();
+  }
+  if (!done(value)) throw new Error(`waited in vain for ${what}; last seen: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A `pulumi up` of the target's stack as a process of its own, to be interrupted by a test. */
+export function startUp(target: Target): { cli: ChildProcess; exited: Promise<number | null> } {
+  const cli = spawn("pulumi", ["--non-interactive", "up", "--yes", "--skip-preview", "--stack", target.stack], {
+    env: pulumiEnv(), stdio: ["ignore", "ignore", "ignore"],
+  });
+  return { cli, exited: new Promise((resolve) => cli.on("exit", (code) => resolve(code))) };
+}
+
+/** The statuses of the apply jobs on the host (starting, activating, ..., done, rolled-back). */
+export async function applyStatuses(target: Target): Promise<string> {
+  return target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort -u");
+}
+
+/** PIDs (as seen here) of the migration's copy running in the sandbox: rsync with its progress option. */
+export function migrationCopyPids(target: Target): number[] {
+  const netns = readConnection(target.sandbox).netns;
+  const found: number[] = [];
+  for (const pid of execFileSync("ip", ["netns", "pids", netns], { encoding: "utf8" }).split("\n").filter(Boolean)) {
+    try {
+      // "pid (comm) state ...": a zombie has already finished its work.
+      const match = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      // The host look runs `rsync --version` too: only the copy has --info=progress2.
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (match && match[1] === "rsync" && !["Z", "X"].includes(match[2]) && args.includes("--info=progress2")) found.push(Number(pid));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+/**
+ * Processes this checkout started for the engine that are still running: the language host, the
+ * program, the dynamic provider, and their ssh clients to `address` (whose key files are in
+ * skylab-ssh-* or skylab-tunnel-* folders).
+ */
+export function checkoutProcesses(address: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const running = !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+      const plugin = args.includes(process.cwd()) && /language-host\.js|cmd\/dynamic-provider|cmd\/run\/index\.js/.test(args);
+      const sshClient = /^ssh /.test(args) && /\/skylab-(ssh|tunnel)-/.test(args) && args.split(" ").includes(address);
+      if (running && (plugin || sshClient)) found.push(args);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
 }

@@ -64,36 +64,13 @@ test("a second up changes nothing", async () => {
   expectNoChanges(await record(target.up()));
 });
 
-test("the SSH connection cut during activation: the host rolls itself back when no confirmation comes", async () => {
+test("a failed activation is rolled back, and its error output carries no secret (the fault matrix covers the other faults)", async () => {
   const before = await state();
   await target.reconfigure({ dbPassword: POISON, config: { nginx: { clientMaxBodySize: "80000M" } } });
-  await target.ssh("echo 12 > /etc/nixos-rebuild-standin/delay-next-activation");
-  const conn = readConnection(target.sandbox);
-  const hostInterface = execFileSync("ip", ["-o", "-4", "addr", "show", "to", conn.hostAddress], { encoding: "utf8" }).split(/\s+/)[1];
-  const running = record(target.up());
-  let activating = false;
-  for (let i = 0; i < 150 && !activating; i++) {
-    const status = await target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort | uniq | tr '\\n' ' '");
-    activating = status.includes("activating");
-    if (!activating) await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(activating).toBe(true);
-  execFileSync("ip", ["link", "set", hostInterface, "down"]);
-  let failed;
-  try {
-    failed = await running;
-  } finally {
-    execFileSync("ip", ["link", "set", hostInterface, "up"]);
-  }
+  await target.ssh("touch /etc/nixos-rebuild-standin/fail-next-activation");
+  const failed = await record(target.up());
   expect(failed.code).not.toBe(0);
-  expect(failed.output).toContain("was lost while the change was being applied; it is not confirmed, so the host rolls itself back");
-  let rolledBack = false;
-  for (let i = 0; i < 90 && !rolledBack; i++) {
-    rolledBack = (await target.ssh("grep -l rolled-back /var/lib/skylab-immich/apply/status-* 2>/dev/null || true")).trim() !== "";
-    if (!rolledBack) await new Promise((r) => setTimeout(r, 1000));
-  }
-  expect(rolledBack).toBe(true);
-  expect(await target.ssh("cat /var/lib/skylab-immich/apply/result-* | grep -c 'no confirmation from the deployer within 20s'")).toBe("1\n");
+  expect(failed.output).toContain("activation failed (nixos-rebuild test exited 2); the host was restored");
   expect(await state()).toEqual(before);
   expectSuccess(await record(target.up()));
   expectNoChanges(await record(target.up()));
