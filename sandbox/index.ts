@@ -47,6 +47,8 @@ export interface SandboxUpOptions {
   configRepo?: string;
   /** A flake-shaped config repo: `flake.nix` with `nixosConfigurations.skylab` built from the same modules. */
   flake?: boolean;
+  /** The system before the first up already runs Immich (enabled with nixpkgs' defaults) on /var/lib/immich. */
+  immichRunning?: boolean;
 }
 
 export interface SandboxSshOptions {
@@ -98,6 +100,7 @@ export async function sandboxUp(name: string, opts: SandboxUpOptions = {}): Prom
   if (opts.size !== undefined) args.push("--size", opts.size);
   if (opts.configRepo !== undefined) args.push("--config-repo", opts.configRepo);
   if (opts.flake) args.push("--flake");
+  if (opts.immichRunning) args.push("--immich-running");
   const result = await runScript(args);
   if (result.code !== 0) {
     throw new Error(`sandbox:up ${name} failed with exit code ${result.code}:\n${result.stderr}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Disposable "sandbox SKYLAB" hosts: see sandbox/README.md.
 #
-#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH] [--flake]
+#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH] [--flake] [--immich-running]
 #   sandbox.sh down [--name NAME]
 #   sandbox.sh ssh  [--name NAME] [--user root|skyadmin] [--] CMD...
 #   sandbox.sh exec [--name NAME] [--] CMD...   (inside the container, as root, without SSH)
@@ -32,6 +32,7 @@ name=skylab
 size=256M
 config_repo=/etc/nixos
 config_kind=plain
+immich_before=no
 ssh_user=root
 remote=()
 while (($#)); do
@@ -40,6 +41,7 @@ while (($#)); do
     --size) size=${2:?--size needs a value}; shift 2 ;;
     --config-repo) config_repo=${2:?--config-repo needs a value}; shift 2 ;;
     --flake) config_kind=flake; shift ;;
+    --immich-running) immich_before=yes; shift ;;
     --user) ssh_user=${2:?--user needs a value}; shift 2 ;;
     --) shift; remote=("$@"); break ;;
     *)
@@ -336,7 +338,7 @@ up() {
   if [[ $state_now == degraded ]]; then
     printf 'sandbox %s: its systemd reports failed units:\n%s\n' "$name" "$(inside systemctl --failed --no-legend)" >> "$state/setup.log"
   fi
-  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" "$config_kind" \
+  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" "$config_kind" "$immich_before" \
     >> "$state/setup.log" 2>&1 < /dev/null || fail_up "provisioning failed"
   inside systemctl start sandbox-sshd.service >> "$state/setup.log" 2>&1 || fail_up "sandbox-sshd.service did not start"
   pid=$(main_pid) || fail_up "its main process is gone"

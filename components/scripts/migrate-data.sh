@@ -38,6 +38,15 @@ else
   exit 0
 fi
 
+# One copy at a time: a run whose connection died unseen may still be copying (its sshd has not noticed).
+mkdir -p "$STATE_DIR"
+exec 8>"$STATE_DIR/migration.lock"
+if ! flock -n 8; then
+  echo "a migration of $SOURCE is already running on this host (PID $(cat "$STATE_DIR/migration.pid" 2>/dev/null || echo unknown)): wait until it ends (or stop that process), then run up again" >&2
+  exit 1
+fi
+echo "$$" >"$STATE_DIR/migration.pid"
+
 top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
 stopped=()
 # However this ends (done, failed, killed, the deployer's connection gone), Immich runs again on the data
@@ -84,16 +93,20 @@ fi
 echo "copying $files entries ($bytes bytes) from $from to $SUBVOLUME"
 # One streaming filter turns rsync's \r-updated progress line into `progress:` lines (a shell loop per
 # line costs more than the copy).
+# In a subshell of its own, whose notices ("Killed") go nowhere: the message below says what happened.
 rc=0
-rsync "${RSYNC_MIRROR[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" 2>"$top.rsync-errors" \
-  | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&2 || rc=$?
+exec 3>&2
+(
+  rsync "${RSYNC_MIRROR[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" 2>"$top.rsync-errors" \
+    | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&3
+) 2>/dev/null || rc=$?
 if [ "$rc" -ne 0 ]; then
   errors=$(tail -n 5 "$top.rsync-errors" 2>/dev/null || true)
   free=$(df -B1 --output=avail "$top" | tail -n1 | tr -d ' ')
   if grep -q 'No space left on device' "$top.rsync-errors" || [ "$free" -lt 1048576 ]; then
     echo "$MEDIAS_LABEL is full: the copy of $from stopped with $free bytes free ($bytes bytes to copy); nothing was moved: $from still holds the data, and Immich runs on it again. Free space on $MEDIAS_LABEL, then run up again: the copy continues where it stopped" >&2
   else
-    printf 'the copy of %s to %s failed (rsync exit %s); nothing was moved, %s still holds the data. rsync said:\n%s\n' \
+    printf 'the copy of %s to %s failed (rsync exit %s); nothing was moved: %s still holds the data. rsync said:\n%s\n' \
       "$from" "$SUBVOLUME" "$rc" "$from" "$errors" >&2
   fi
   exit 1

@@ -25,6 +25,12 @@ cutover_data_path() {
   [ -n "$DATA_SOURCE" ] && [ -f "$MIGRATION_MARKER" ] || return 0
   [ "$(findmnt -rn -o FSROOT --mountpoint "$DATA_SOURCE" 2>/dev/null | tail -n1)" != "/$DATA_SUBVOLUME" ] || return 0
   [ -d "$DATA_SOURCE" ] && [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ] || return 0
+  # Not while a copy runs (a migration whose connection died unseen): it would start Immich again.
+  exec 8>"$(dirname "$MIGRATION_MARKER")/migration.lock"
+  if ! flock -w 10 8; then
+    say "a migration of $DATA_SOURCE is still running (PID $(cat "$(dirname "$MIGRATION_MARKER")/migration.pid" 2>/dev/null || echo unknown))"
+    return 1
+  fi
   if [ -e "$DATA_KEPT_AT" ]; then
     say "cannot move the original aside: $DATA_KEPT_AT already exists (\`storage.keepOriginalAt\`)"
     return 1

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs inside the booted sandbox (sandbox.sh, through nsenter): gives it SKYLAB's shape.
-#   provision.sh LOOP_DEVICE ADDRESS CONFIG_REPO plain|flake
+#   provision.sh LOOP_DEVICE ADDRESS CONFIG_REPO plain|flake yes|no (Immich already runs on /var/lib/immich)
 set -euo pipefail
 
 loop_device=$1
 address=$2
 config_repo=$3
 config_kind=$4
+immich_before=${5:-no}
 
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 lib_dir=/usr/local/lib/skylab-sandbox
@@ -88,6 +89,11 @@ mv secrets/secrets.yaml.tmp secrets/secrets.yaml
 git add --all
 git commit --quiet -m "Initial SKYLAB configuration: storage, nginx, sops"
 printf '%s\n' "$immich_module" > modules/services/immich.nix
+if [[ $immich_before == yes ]]; then
+  # The owner's module as the plan has it: Immich enabled with nixpkgs' defaults, its data in
+  # /var/lib/immich on the root filesystem. The generated module adds its settings to this one.
+  printf '%s\n' "$immich_module" | sed 's/^{$/{\n  services.immich.enable = true;/' > modules/services/immich.nix
+fi
 git commit --quiet --all -m "immich: leave the service to the generated module"
 
 # State that already exists before Immich is moved: on the root filesystem, not on MEDIAS.

@@ -71,7 +71,9 @@ describe("faults of the migration, on a host not yet migrated", () => {
     execFileSync("nsenter", ["-t", String(readConnection(target.sandbox).initPid), "-a", "bash", "-c", command], { encoding: "utf8" });
 
   beforeAll(async () => {
-    await target.create({ sandbox: { size: "1G" }, config: timeouts });
+    // As on SKYLAB before the first up: Immich runs, its data in /var/lib/immich on the root filesystem.
+    await target.create({ sandbox: { size: "1G", immichRunning: true }, config: timeouts });
+    expect((await target.ssh("systemctl is-active immich-server.service")).trim()).toBe("active");
     // A large file gives the copy a window to be interrupted in.
     await target.ssh("head -c 300M /dev/urandom > '/var/lib/immich/upload/large video.mp4'");
     host.sums = await target.ssh(DATA_SUMS);

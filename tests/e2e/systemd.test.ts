@@ -4,7 +4,7 @@
  * when the activation unit is killed, mounts repaired through their systemd mount units, and a typo'd
  * option refused at dry-activate with NixOS's wording.
  */
-import { Target, expectNoChanges, expectSuccess, hostState } from "./helpers";
+import { applyStatuses, Target, expectNoChanges, expectSuccess, hostState, waitFor } from "./helpers";
 
 const target = new Target("sysd1");
 
@@ -13,17 +13,6 @@ const state = () => hostState(target);
 type Report = { check: string; target: string; status: string; detail: string }[];
 async function report(): Promise<Report> {
   return JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as Report;
-}
-
-/** Polls a host command until its output satisfies `done` (an event, not a fixed sleep); fails after `tries`. */
-async function waitFor(command: string, done: (out: string) => boolean, tries = 300): Promise<string> {
-  let out = "";
-  for (let i = 0; i < tries; i++) {
-    out = await target.ssh(command);
-    if (done(out)) return out;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`waited in vain for: ${command}\nlast output: ${out}`);
 }
 
 const config = (extra: Record<string, unknown> = {}) => ({ config: { nixos: { confirmTimeoutSeconds: 30, verifyTimeoutSeconds: 60 }, ...extra } });
@@ -98,8 +87,9 @@ test("the activation unit killed mid-activation: up fails with a clear message, 
   await target.reconfigure(config({ nginx: { clientMaxBodySize: "70000M" } }));
   await target.ssh("echo 60 > /etc/nixos-rebuild-standin/delay-next-activation");
   const running = target.up();
-  const unit = (await waitFor("systemctl list-units --plain --no-legend 'skylab-immich-apply-*' | awk '{print $1}'", (out) => out.trim() !== "")).trim();
-  await waitFor("cat /var/lib/skylab-immich/apply/status-* | sort -u", (out) => out.includes("activating"));
+  const listUnits = "systemctl list-units --plain --no-legend 'skylab-immich-apply-*' | awk '{print $1}'";
+  const unit = (await waitFor("the apply job's unit", () => target.ssh(listUnits), (out) => out.trim() !== "")).trim();
+  await waitFor("the apply job to activate", () => applyStatuses(target), (out) => out.includes("activating"));
   await target.ssh(`systemctl kill --signal=SIGKILL ${unit}`);
   const failed = await running;
   expect(failed.code).not.toBe(0);
