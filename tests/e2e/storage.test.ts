@@ -29,10 +29,13 @@ test("before the first up, MEDIAS is mounted first without compress (the trap th
 });
 
 test("the first up copies and verifies the data, then the apply moves the original aside and mounts @immich", async () => {
-  const result = await target.up();
-  expectSuccess(result);
-  expect(result.output).toContain("verified: every file of /var/lib/immich is on @immich, byte-identical");
-  expect(result.output).toContain("data path: the original is kept at /var/lib/immich.pre-skylab-immich");
+  expectSuccess(await target.up());
+  expect(await target.ssh("cat /var/lib/skylab-immich/migration.done")).toMatch(
+    /^from \/var\/lib\/immich to subvolume @immich at \S+; the apply moves the original aside to \/var\/lib\/immich.pre-skylab-immich\n$/,
+  );
+  expect(await target.ssh("grep -h 'data path:' /var/lib/skylab-immich/apply/log-*")).toMatch(
+    /\] data path: the original is kept at \/var\/lib\/immich.pre-skylab-immich; \/var\/lib\/immich is the mount point of subvolume @immich on MEDIAS\n$/,
+  );
 });
 
 test("the subvolume is mounted with subvol, noatime and effective zstd compression", async () => {
