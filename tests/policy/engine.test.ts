@@ -1,7 +1,8 @@
 /**
  * The policy pack under the real engine, against a sandbox SKYLAB: mandatory violations stop preview and up
  * before anything changes, the compliant stack passes (so the pack loaded and checked), advisories print
- * without blocking, and the remediation, when the pack config enables it, puts noatime on the live mount.
+ * without blocking, and the remediation, when the pack config enables it, fixes the module's typed body on a
+ * host converged without noatime: the file written is that body's rendering and the live mount gets noatime.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
