@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { NixAttrs, renderModule } from "../lib/nix";
+import { NixAttrs, NixJsonAttrs, nixToJson, renderModuleJson } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
 import { GENERATED_MARKER, loadScript, engineInputs } from "./scripts";
 
@@ -23,17 +23,21 @@ export interface NixModuleFileArgs {
   hostText?: string;
 }
 
-/** A NixOS module file that the program owns whole, written into the config repo and staged in git. */
+/**
+ * A NixOS module file that the program owns whole, written into the config repo and staged in git. The
+ * body stays data up to its script's provider, which renders it just before writing: the engine, the
+ * state and policies see `body` (lib/nix.ts NixJson), never the text.
+ */
 export class NixModuleFile extends pulumi.ComponentResource {
   public readonly path: pulumi.Output<string>;
-  /** The rendered module text. */
-  public readonly content: pulumi.Output<string>;
-  /** sha256 of the content, as the host look reports it. */
+  /** The body as it was written: the declared one after any policy remediation. */
+  public readonly body: pulumi.Output<NixJsonAttrs>;
+  /** sha256 of the text written for that body, as the host look reports it. */
   public readonly sha256: pulumi.Output<string>;
 
   constructor(name: string, args: NixModuleFileArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("skylab:nixos:NixModuleFile", name, engineInputs(args), opts);
-    const content = renderModule({ generator: args.generator, body: args.body });
+    const body = nixToJson(args.body);
+    super("skylab:nixos:NixModuleFile", name, { ...engineInputs(args), body }, opts);
     const file = new RemoteScript(
       `${name}-file`,
       {
@@ -41,19 +45,23 @@ export class NixModuleFile extends pulumi.ComponentResource {
         description: pulumi.interpolate`NixOS module ${args.path}`,
         create: WRITE,
         delete: REMOVE,
-        values: { REPO: args.configRepo, RELPATH: args.path, CONTENT: content, MARKER: GENERATED_MARKER },
+        values: { REPO: args.configRepo, RELPATH: args.path, MARKER: GENERATED_MARKER },
+        module: { value: "CONTENT", generator: args.generator, body },
         observedFile: args.hostSha256 === undefined ? undefined : {
-          sha256: args.hostSha256, value: "CONTENT", path: args.path,
-          // Kept only when it differs from what is written: a converged file's text stays out of the state.
-          ...(args.hostText !== undefined && args.hostSha256 !== sha256(content) ? { text: args.hostText } : {}),
+          sha256: args.hostSha256, path: args.path, ...(args.hostText === undefined ? {} : { text: args.hostText }),
         },
       },
       { parent: this },
     );
+    // The provider's outputs carry its inputs as the engine gave them, remediated or not.
+    const written = file.module.apply((module) => {
+      if (!module) throw new pulumi.ResourceError(`${name}-file came back without its module`, this);
+      return module;
+    });
     this.path = pulumi.output(args.path);
-    this.content = file.stdout.apply(() => content);
-    this.sha256 = pulumi.output(sha256(content));
-    this.registerOutputs({ path: this.path, content: this.content, sha256: this.sha256 });
+    this.body = written.apply((module) => module.body);
+    this.sha256 = written.apply((module) => sha256(renderModuleJson(module)));
+    this.registerOutputs({ path: this.path, body: this.body, sha256: this.sha256 });
   }
 }
 

@@ -3,7 +3,9 @@
  *
  * Every generated Nix file goes through {@link renderNix} / {@link renderModule}, so quoting lives in one
  * place and is proven by property tests that evaluate the output with the real `nix-instantiate --eval
- * --json` and compare it with the input (tests/lib/nix.test.ts).
+ * --json` and compare it with the input (tests/lib/nix.test.ts). Until then a module is data: it crosses
+ * the engine in its JSON form ({@link nixToJson}), and the provider that writes it renders it
+ * ({@link renderModuleJson}).
  */
 
 const NIX_KEYWORDS: ReadonlySet<string> = new Set([
@@ -160,7 +162,7 @@ function renderInteger(value: number, context: Context): string {
   return value < 0 && context === "list-element" ? `(${text})` : text;
 }
 
-function render(value: NixValue, level: number, context: Context): string {
+function render(value: NixValue, level: number, context: Context, step: string): string {
   if (value === null) return "null";
   if (value instanceof NixExpr) {
     return context === "list-element" && !SIMPLE_REFERENCE.test(value.text) ? `(${value.text})` : value.text;
@@ -177,11 +179,11 @@ function render(value: NixValue, level: number, context: Context): string {
     default:
       throw new Error(`Cannot render a ${typeof value} as Nix: use a string, integer, boolean, null, list or attrset.`);
   }
-  const inner = "  ".repeat(level + 1);
-  const closing = "  ".repeat(level);
+  const inner = step.repeat(level + 1);
+  const closing = step.repeat(level);
   if (Array.isArray(value)) {
     if (value.length === 0) return "[ ]";
-    const items = value.map((item) => `${inner}${render(item, level + 1, "list-element")}\n`);
+    const items = value.map((item) => `${inner}${render(item, level + 1, "list-element", step)}\n`);
     return `[\n${items.join("")}${closing}]`;
   }
   const prototype = Object.getPrototypeOf(value);
@@ -193,26 +195,41 @@ function render(value: NixValue, level: number, context: Context): string {
   // Sorted by UTF-16 code units so the same input always yields the same bytes.
   const keys = Object.keys(value).sort();
   if (keys.length === 0) return "{ }";
-  const attrs = keys.map((key) => `${inner}${renderNixKey(key)} = ${render(value[key], level + 1, "top")};\n`);
+  const attrs = keys.map((key) => `${inner}${renderNixKey(key)} = ${render(value[key], level + 1, "top", step)};\n`);
   return `{\n${attrs.join("")}${closing}}`;
 }
 
+/** How the text is laid out; the meaning never depends on it. */
+export interface RenderOptions {
+  /** Spaces per nesting level. Default 2. */
+  indentWidth?: number;
+}
+
+function indentStep(options: RenderOptions): string {
+  const width = options.indentWidth ?? 2;
+  if (!Number.isInteger(width) || width < 1 || width > 16) {
+    throw new Error(`renderNix: \`indentWidth\` must be an integer from 1 to 16 (got ${width}).`);
+  }
+  return " ".repeat(width);
+}
+
 /**
- * Renders a TypeScript value as Nix text, 2-space indented and deterministic (attribute keys sorted).
+ * Renders a TypeScript value as Nix text, indented (2 spaces per level unless `options` says otherwise)
+ * and deterministic (attribute keys sorted).
  *
  * - strings: double-quoted, see {@link renderNixString};
  * - numbers: safe integers only (floats, NaN, infinities and unsafe integers throw);
  * - lists: `[ ]`, or one element per line; attrsets: `{ }`, or one `key = value;` per line;
  * - {@link NixExpr}: verbatim (parenthesised inside a list unless it is a plain reference).
  *
- * @param indent nesting level (in 2-space steps) of the line the value starts on; lines after the first
- *   are indented relative to it, so the result can be placed after `key = ` in surrounding text.
+ * @param indent nesting level of the line the value starts on; lines after the first are indented
+ *   relative to it, so the result can be placed after `key = ` in surrounding text.
  */
-export function renderNix(value: NixValue, indent = 0): string {
+export function renderNix(value: NixValue, indent = 0, options: RenderOptions = {}): string {
   if (!Number.isInteger(indent) || indent < 0) {
     throw new Error(`renderNix: \`indent\` must be a non-negative integer (got ${indent}).`);
   }
-  return render(value, indent, "top");
+  return render(value, indent, "top", indentStep(options));
 }
 
 /** What {@link renderModule} needs to write one generated NixOS module file. */
@@ -229,7 +246,7 @@ export interface NixModule {
  * Renders a whole NixOS module file: a header saying it is generated and by what, the module function
  * `{ config, lib, pkgs, ... }:` and the rendered body, ending with a newline.
  */
-export function renderModule(module: NixModule): string {
+export function renderModule(module: NixModule, options: RenderOptions = {}): string {
   const { generator, body } = module;
   // A control character in a comment line would end the comment and leak text into the Nix source.
   if (generator.trim() === "" || /[\u0000-\u001f\u007f]/.test(generator)) {
@@ -252,5 +269,74 @@ export function renderModule(module: NixModule): string {
     `# Generated by skylab-immich (${generator}). Do not edit: changes are overwritten by \`pulumi up\`.`,
     ...headerLines.map((line) => (line === "" ? "#" : `# ${line}`)),
   ];
-  return `${comments.join("\n")}\n{ config, lib, pkgs, ... }:\n${renderNix(body)}\n`;
+  return `${comments.join("\n")}\n{ config, lib, pkgs, ... }:\n${renderNix(body, 0, options)}\n`;
+}
+
+/**
+ * A {@link NixValue} as plain JSON data: the form in which a module body crosses the engine (component and
+ * resource inputs, the state, policies, the provider). A {@link NixExpr} becomes `{ "$nixExpr": text }`;
+ * everything else stays as it is, so `body.fileSystems["/var/lib/immich"].options` reads the same in both.
+ */
+export type NixJson = string | number | boolean | null | NixJson[] | NixJsonAttrs;
+
+export interface NixJsonAttrs {
+  [key: string]: NixJson;
+}
+
+/** The one key of the object that stands for a {@link NixExpr} in {@link NixJson}. */
+export const NIX_EXPR_KEY = "$nixExpr";
+
+function isExpressionShape(value: object): value is { [NIX_EXPR_KEY]: string } {
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === NIX_EXPR_KEY && typeof (value as Record<string, unknown>)[NIX_EXPR_KEY] === "string";
+}
+
+/** `value` as {@link NixJson}. Throws on an attrset that would read back as an expression. */
+export function nixToJson(value: NixAttrs): NixJsonAttrs;
+export function nixToJson(value: NixValue): NixJson;
+export function nixToJson(value: NixValue): NixJson {
+  if (value instanceof NixExpr) return { [NIX_EXPR_KEY]: value.text };
+  if (Array.isArray(value)) return value.map(nixToJson);
+  if (value === null || typeof value !== "object") return value;
+  if (isExpressionShape(value)) {
+    throw new Error(
+      `nixToJson: an attrset whose only attribute is ${JSON.stringify(NIX_EXPR_KEY)} with a string would read back as a raw expression: rename the attribute.`,
+    );
+  }
+  const attrs: NixJsonAttrs = {};
+  for (const key of Object.keys(value)) setOwn(attrs, key, nixToJson(value[key]));
+  return attrs;
+}
+
+/** {@link NixJson} (for example a body read back from the engine) as the value {@link renderNix} renders. */
+export function nixFromJson(json: unknown): NixValue {
+  if (json === null || typeof json === "string" || typeof json === "number" || typeof json === "boolean") return json;
+  if (Array.isArray(json)) return json.map(nixFromJson);
+  if (typeof json !== "object") {
+    throw new Error(`nixFromJson: a ${typeof json} is not Nix data: use a string, integer, boolean, null, list or attrset.`);
+  }
+  if (isExpressionShape(json)) return nixExpr(json[NIX_EXPR_KEY]);
+  const attrs: NixAttrs = {};
+  for (const [key, item] of Object.entries(json)) setOwn(attrs, key, nixFromJson(item));
+  return attrs;
+}
+
+/** `target[key] = value` as an own property, also for the key "__proto__" (a plain assignment sets the prototype). */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** A {@link NixModule} whose body is {@link NixJsonAttrs}: a generated module as the engine carries it. */
+export interface NixModuleJson {
+  generator: string;
+  body: NixJsonAttrs;
+}
+
+/** Renders a module carried as {@link NixModuleJson}: the text written on the host, and what drift is judged by. */
+export function renderModuleJson(module: NixModuleJson, options: RenderOptions = {}): string {
+  const body = nixFromJson(module.body);
+  if (body === null || typeof body !== "object" || Array.isArray(body) || body instanceof NixExpr) {
+    throw new Error(`renderModuleJson: the body of the ${module.generator} module must be an attrset (got ${JSON.stringify(module.body)}).`);
+  }
+  return renderModule({ generator: module.generator, body }, options);
 }

@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Become } from "../lib/ssh";
 import { providerFromCheckout } from "./fromCheckout";
+import type { ScriptModule } from "./remoteScriptRuntime";
+
+export type { ScriptModule };
 
 /** How to reach the host. Every remote script pins the host key; there is no way to turn that off. */
 export interface ConnectionArgs {
@@ -38,10 +41,17 @@ export interface RemoteScriptArgs {
   /** "in-sync", or why the host no longer matches what the last `up` left: then the script runs again. */
   drift?: pulumi.Input<string>;
   /**
-   * The file the script writes as the host look found it (sha256, null when absent): the diff compares
-   * it with the sha256 of `values[value]`, so a file edited or deleted by hand is written again.
+   * A generated NixOS module the script writes, as typed data: the provider renders it (lib/nix.ts) just
+   * before the script runs and hands the text to the script as the value `module.value`. Policies read
+   * and remediate `module.body` here, so what they leave is what reaches the host.
    */
-  observedFile?: pulumi.Input<{ sha256: pulumi.Input<string | null>; value: string; path: pulumi.Input<string>; text?: string }>;
+  module?: pulumi.Input<ScriptModule>;
+  /**
+   * The file the script writes as the host look found it (sha256, null when absent; its text when the host
+   * look read it): the diff compares it with the sha256 of the rendered `module`, so a file edited or
+   * deleted by hand is written again.
+   */
+  observedFile?: pulumi.Input<{ sha256: pulumi.Input<string | null>; path: pulumi.Input<string>; text?: string }>;
   /** Keep the script's stdout (last 40 lines) in the state. Default true; false for scripts near secrets. */
   logOutput?: boolean;
 }
@@ -56,6 +66,8 @@ const remoteScriptProvider = providerFromCheckout("remoteScriptRuntime");
 export class RemoteScript extends pulumi.dynamic.Resource {
   declare public readonly stdout: pulumi.Output<string>;
   declare public readonly drift: pulumi.Output<string>;
+  /** The module as the provider wrote it: the args' module after any policy remediation. */
+  declare public readonly module: pulumi.Output<ScriptModule | undefined>;
 
   constructor(name: string, args: RemoteScriptArgs, opts?: pulumi.CustomResourceOptions) {
     super(

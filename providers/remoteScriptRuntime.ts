@@ -3,11 +3,18 @@
 // from the program directory, so the state never carries a copy of this code or of anything it captured.
 import { createHash } from "crypto";
 import { lineDiff } from "./lineDiff";
+import { NixModuleJson, renderModuleJson } from "../lib/nix";
 import { scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
 
 /** Drift value meaning the host matched the declared state when it was last looked at. */
 export const IN_SYNC = "in-sync";
+
+/** A generated NixOS module a script writes, carried as data until the provider renders it. */
+export interface ScriptModule extends NixModuleJson {
+  /** The script value that receives the rendered text, e.g. "CONTENT". */
+  value: string;
+}
 
 /** Inputs as the provider sees them: plain values (the engine unwraps secrets for dynamic providers). */
 export interface RemoteScriptProps {
@@ -23,16 +30,20 @@ export interface RemoteScriptProps {
   confirm?: string;
   /** Values for the scripts, given to them as a quoted shell preamble. */
   values: Record<string, string>;
+  /** Rendered into the value `module.value` just before a script runs (see {@link moduleText}). */
+  module?: ScriptModule;
   stdin?: string;
   drift?: string;
   /**
    * The file this script writes, as the host look found it: `sha256` of the file on the host (null:
-   * absent), compared in the diff with the sha256 of the value `value` the script writes. Comparing
-   * with what the script is about to write (after any policy remediation) keeps it from flip-flopping.
+   * absent), compared in the diff with the sha256 of the rendered module. Comparing with what the script
+   * is about to write (after any policy remediation) keeps it from flip-flopping.
    */
-  observedFile?: { sha256: string | null; value: string; path: string; text?: string };
+  observedFile?: { sha256: string | null; path: string; text?: string };
   logOutput: boolean;
   stdout?: string;
+  /** Output: sha256 of the module text the last create or update wrote. */
+  moduleSha256?: string;
 }
 
 /** Input fields whose change means the host must be converged again. */
@@ -54,6 +65,10 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
   for (const field of CONVERGENCE_FIELDS) {
     if (JSON.stringify(olds[field] ?? null) !== JSON.stringify(news[field] ?? null)) reasons.push(`${field} changed`);
   }
+  // The module by the text it renders to: what was written last (a renderer change counts) against what
+  // would be written now (a policy's remediation counts).
+  const written = olds.moduleSha256 ?? digest(moduleText(olds));
+  if (written !== digest(moduleText(news)) || olds.module?.value !== news.module?.value) reasons.push("module changed");
   for (const field of CONNECTION_FIELDS) {
     if ((olds.connection?.[field] ?? null) !== (news.connection?.[field] ?? null)) reasons.push(`connection.${field} changed`);
   }
@@ -70,10 +85,17 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
  */
 export function checkInputs(news: RemoteScriptProps, olds: Partial<RemoteScriptProps> = {}): RemoteScriptProps {
   if (!news.observedFile) return news;
+  const checked = { ...news, observedFile: withoutConvergedText(news) };
   // Being created, the file is not there yet: that is the plan, not drift (and the reason would stay in
   // the stored inputs, shown as the old value of the next real drift).
-  if (Object.keys(olds).length === 0) return { ...news, drift: IN_SYNC };
-  return { ...news, drift: observedFileDrift(news) ?? IN_SYNC };
+  if (Object.keys(olds).length === 0) return { ...checked, drift: IN_SYNC };
+  return { ...checked, drift: observedFileDrift(checked) ?? IN_SYNC };
+}
+
+/** The observation, its text kept only when the file differs from what is written: a converged file's text stays out of the state. */
+function withoutConvergedText(news: RemoteScriptProps): RemoteScriptProps["observedFile"] {
+  const { text, ...observed } = news.observedFile!;
+  return text === undefined || observed.sha256 === digest(moduleText(news) ?? "") ? observed : { ...observed, text };
 }
 
 /** The provider's diff (see providers/fromCheckout.ts). */
@@ -82,15 +104,33 @@ export function diff(olds: Partial<RemoteScriptProps>, news: RemoteScriptProps):
 }
 
 /** Why the file on the host differs from what the script writes, or undefined. */
-export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "values">): string | undefined {
+export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "module">): string | undefined {
   const observed = news.observedFile;
   if (!observed) return undefined;
   if (observed.sha256 === null) return `${observed.path} was deleted on the host`;
-  const content = news.values?.[observed.value] ?? "";
-  const expected = createHash("sha256").update(content, "utf8").digest("hex");
-  if (observed.sha256 === expected) return undefined;
+  const content = moduleText(news) ?? "";
+  if (observed.sha256 === digest(content)) return undefined;
   if (observed.text === undefined) return `${observed.path} was edited on the host`;
   return `${observed.path} was edited on the host; up puts back:\n${lineDiff(observed.text, content)}`;
+}
+
+/** The text the script writes for its module: the one rendering, used to write, to judge drift and to diff. */
+export function moduleText(props: Pick<RemoteScriptProps, "module">): string | undefined {
+  return props.module ? renderModuleJson(props.module) : undefined;
+}
+
+/** The values a script gets: the declared ones and the rendered module. */
+export function scriptValues(props: Pick<RemoteScriptProps, "values" | "module">): Record<string, string> {
+  const values = props.values ?? {};
+  const text = moduleText(props);
+  return props.module && text !== undefined ? { ...values, [props.module.value]: text } : values;
+}
+
+/** Lowercase hex sha256 of the UTF-8 text (what the host look reports for a file); null for no text. */
+function digest(text: string): string;
+function digest(text: string | undefined): string | null;
+function digest(text: string | undefined): string | null {
+  return text === undefined ? null : createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 type Phase = "create" | "update" | "delete";
@@ -100,10 +140,11 @@ const CONFIRM_TOKEN_LINE = /^confirm-token: ([0-9a-f]+)$/m;
 async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string> {
   const body = phase === "update" ? props.update ?? props.create : phase === "delete" ? props.delete : props.create;
   if (!body) return "";
-  const stdout = await runScript(props, body, phase, props.values ?? {}, phase === "delete" ? undefined : props.stdin);
+  const values = scriptValues(props);
+  const stdout = await runScript(props, body, phase, values, phase === "delete" ? undefined : props.stdin);
   const token = props.confirm && phase !== "delete" ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
   if (!token || !props.confirm) return stdout;
-  const confirmed = await runScript(props, props.confirm, "confirm", { ...props.values, CONFIRM_TOKEN: token });
+  const confirmed = await runScript(props, props.confirm, "confirm", { ...values, CONFIRM_TOKEN: token });
   return `${stdout}\n${confirmed}`;
 }
 
@@ -134,7 +175,9 @@ async function runScript(
 }
 
 function outputsOf(props: RemoteScriptProps, stdout: string): RemoteScriptProps {
-  return { ...props, drift: IN_SYNC, stdout: props.logOutput ? stdout.trim().split("\n").slice(-40).join("\n") : "" };
+  const kept = props.logOutput ? stdout.trim().split("\n").slice(-40).join("\n") : "";
+  const text = moduleText(props);
+  return { ...props, drift: IN_SYNC, stdout: kept, ...(text === undefined ? {} : { moduleSha256: digest(text) }) };
 }
 
 export async function create(props: RemoteScriptProps): Promise<{ id: string; outs: RemoteScriptProps }> {

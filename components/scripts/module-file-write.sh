@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes one file that the program owns whole into the NixOS config repository, atomically, and stages
 # it (flakes only see files git knows). A file a person wrote at that path is kept aside, not overwritten.
-# Inputs: REPO RELPATH CONTENT MARKER (the generated-file header that identifies our files)
+# Inputs: REPO RELPATH MARKER (the generated-file header that identifies our files), and CONTENT: the
+# module text, which the provider renders from the typed body just before this runs
 set -euo pipefail
 export LC_ALL=C
 

@@ -119,46 +119,10 @@ export function remediateBtrfsOptions(options: readonly string[], levels: ZstdLe
   return result;
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((item, i) => item === b[i]);
-}
-
 /** The zstd levels from the policy's config, falling back to the defaults for what is not set. */
 export function zstdLevelsFrom(config: { minimumZstdLevel?: number; maximumZstdLevel?: number }): ZstdLevels {
   return {
     minimum: config.minimumZstdLevel ?? DEFAULT_ZSTD_LEVELS.minimum,
     maximum: config.maximumZstdLevel ?? DEFAULT_ZSTD_LEVELS.maximum,
   };
-}
-
-/**
- * A `fileSystems` entry as lib/nix.ts renders it: keys sorted (so `device`, `fsType`, `options` in that
- * order), two spaces per level, one list item per line. Groups: the entry's indentation, its quoted key
- * (the mount point), the options list.
- */
-const RENDERED_BTRFS_ENTRY = /^( *)("(?:[^"\\]|\\.)*") = \{\n\1  device = .*;\n\1  fsType = "btrfs";\n\1  options = (\[ \]|\[\n(?:\1    .*\n)*\1  \]);\n/gm;
-
-/**
- * Applies {@link remediateBtrfsOptions} to every BTRFS `fileSystems` entry of a rendered NixOS module, as
- * lib/nix.ts writes it. Entries it cannot read with certainty (an option that is not a plain string) are
- * left as they are. Returns the new text and the mount points it changed.
- */
-export function remediateRenderedModule(text: string, levels: ZstdLevels = DEFAULT_ZSTD_LEVELS): { text: string; mountPoints: string[] } {
-  const mountPoints: string[] = [];
-  const rewritten = text.replace(RENDERED_BTRFS_ENTRY, (entry: string, indent: string, key: string, list: string) => {
-    const items = list === "[ ]" ? [] : list.split("\n").slice(1, -1).map((line) => line.trim());
-    if (!items.every((item) => /^"[^"\\$]*"$/.test(item))) return entry;
-    const options = items.map((item) => item.slice(1, -1));
-    const fixed = remediateBtrfsOptions(options, levels);
-    if (sameList(options, fixed)) return entry;
-    mountPoints.push(unquoteNix(key));
-    const rendered = `[\n${fixed.map((option) => `${indent}    "${option}"\n`).join("")}${indent}  ]`;
-    return entry.replace(`options = ${list};`, `options = ${rendered};`);
-  });
-  return { text: rewritten, mountPoints };
-}
-
-/** A double-quoted Nix string as the renderer writes it, back to its value. */
-function unquoteNix(quoted: string): string {
-  return quoted.slice(1, -1).replace(/\\(.)/g, (_: string, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c);
 }

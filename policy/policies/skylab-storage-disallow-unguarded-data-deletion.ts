@@ -1,10 +1,10 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isRecord, nameFromUrn, resourceLabel, stringList, typeFromUrn, TYPES } from "../lib/resources";
+import { resourceLabel, stringList, TYPES } from "../lib/resources";
 
 export const NAME = "skylab-storage-disallow-unguarded-data-deletion";
 
 export interface DataDeletionConfig {
-  /** Names of the BtrfsSubvolume components (or of their remote scripts) whose data `destroy` may delete. */
+  /** Names of the BtrfsSubvolume components whose data `destroy` may delete. */
   allowDataLossFor?: string[];
 }
 
@@ -25,28 +25,14 @@ export const policy: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, reportViolation) => {
+    if (args.type !== TYPES.btrfsSubvolume) return;
     const allowed = stringList(args.getConfig<DataDeletionConfig>().allowDataLossFor) ?? [];
-    const label = resourceLabel(args.type, args.name);
-    if (args.type === TYPES.btrfsSubvolume) {
-      if (args.props.allowDataLoss !== true || allowed.includes(args.name)) return;
-      reportViolation(
-        `${label} has \`allowDataLoss\` set, so \`pulumi destroy\` would delete subvolume ${args.props.subvolume} on ` +
-          `${args.props.mediasLabel} with all its data, but the policy pack config does not allow it: ${configHint(args.name)} ` +
-          "if that is intended, otherwise set `allowDataLoss` to false (stack config `storage.allowDataLoss`).",
-      );
-      return;
-    }
-    // The delete script reads this value, whichever component (or user code) built the script.
-    const values = args.type === TYPES.remoteScript ? args.props.values : undefined;
-    if (!isRecord(values) || values.ALLOW_DATA_LOSS !== "true") return;
-    const parentUrn = args.opts.parent;
-    const parent = parentUrn && typeFromUrn(parentUrn) !== "pulumi:pulumi:Stack" ? nameFromUrn(parentUrn) : undefined;
-    if (allowed.includes(args.name) || (parent !== undefined && allowed.includes(parent))) return;
-    const owner = parent ?? args.name;
+    if (args.props.allowDataLoss !== true || allowed.includes(args.name)) return;
     reportViolation(
-      `${label} runs with ALLOW_DATA_LOSS=true, so its delete script would delete the data on \`pulumi destroy\`, ` +
-        `but the policy pack config does not allow it: ${configHint(owner)} if that is intended, otherwise set ` +
-        "`allowDataLoss` to false (stack config `storage.allowDataLoss`).",
+      `${resourceLabel(args.type, args.name)} has \`allowDataLoss\` set, so \`pulumi destroy\` would delete subvolume ` +
+        `${args.props.subvolume} on ${args.props.mediasLabel} with all its data, but the policy pack config does not allow ` +
+        `it: ${configHint(args.name)} if that is intended, otherwise set \`allowDataLoss\` to false (stack config ` +
+        "`storage.allowDataLoss`).",
     );
   },
 };

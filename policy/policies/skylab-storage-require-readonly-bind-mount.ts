@@ -1,5 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isRecord, resourceLabel, stringList, TYPES } from "../lib/resources";
+import { fileSystemEntries, judgesModuleOf } from "../lib/generatedModules";
+import { resourceLabel, stringList, TYPES } from "../lib/resources";
 
 export const NAME = "skylab-storage-require-readonly-bind-mount";
 
@@ -21,18 +22,13 @@ export const policy: ResourceValidationPolicy = {
       }
       return;
     }
-    // The rendered module is what NixOS mounts, whoever built it.
-    if (args.type !== TYPES.nixModuleFile) return;
-    const body = args.props.body;
-    const fileSystems = isRecord(body) ? body.fileSystems : undefined;
-    if (!isRecord(fileSystems)) return;
-    for (const mountPoint of Object.keys(fileSystems)) {
-      const entry = fileSystems[mountPoint];
-      const options = isRecord(entry) ? stringList(entry.options) ?? [] : [];
-      if (!isRecord(entry) || !(options.includes("bind") || options.includes("rbind"))) continue;
-      if (options.includes("ro")) continue;
+    // The generated module is what NixOS mounts, whoever built it.
+    if (!judgesModuleOf(args)) return;
+    for (const { mountPoint, entry, label: module, file } of fileSystemEntries(args)) {
+      const options = stringList(entry.options) ?? [];
+      if (!(options.includes("bind") || options.includes("rbind")) || options.includes("ro")) continue;
       reportViolation(
-        `Bind mount ${mountPoint} in ${label} (${args.props.path}, from ${entry.device}) is writable: add "ro" to its options ` +
+        `Bind mount ${mountPoint} in ${module} (${file}, from ${entry.device}) is writable: add "ro" to its options ` +
           "(BindMount does unless `readOnly` is false).",
       );
     }

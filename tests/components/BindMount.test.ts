@@ -1,3 +1,4 @@
+import { sha256 } from "../../components/NixModuleFile";
 import { BindMount, bindMountModule } from "../../components/BindMount";
 import { connectionInput, expectModuleFileTree, installMocks, NIX_MODULE_FILE, RECORDED_CONNECTION, REMOTE_SCRIPT, valueOf } from "./mocks";
 
@@ -37,7 +38,10 @@ describe("BindMount component", () => {
     expect(mocks.byName("pictures").inputs).toStrictEqual({
       connection: RECORDED_CONNECTION, configRepo: "/etc/nixos", modulePath: PATH, source: SOURCE, mountPoint: "/media/immich",
     });
-    expect(await valueOf(bind.module.content)).toBe(CONTENT);
+    expect(await valueOf(bind.module.body)).toStrictEqual({
+      fileSystems: { "/media/immich": { device: SOURCE, fsType: "none", options: ["bind", "ro"] } },
+    });
+    expect(await valueOf(bind.module.sha256)).toBe(sha256(CONTENT));
   });
 
   test("hostSha256 reaches the script as observedFile", async () => {
@@ -45,7 +49,7 @@ describe("BindMount component", () => {
       connection: connectionInput(), configRepo: "/etc/nixos", modulePath: PATH, source: SOURCE, mountPoint: "/media/immich", hostSha256: null,
     });
     await mocks.settle();
-    expect(mocks.byName("looked-module-file").inputs.observedFile).toStrictEqual({ sha256: null, value: "CONTENT", path: PATH });
+    expect(mocks.byName("looked-module-file").inputs.observedFile).toStrictEqual({ sha256: null, path: PATH });
   });
 
   // Like drift (components/scripts.ts engineInputs): it changes whenever the host does.

@@ -66,7 +66,10 @@ describe("FileSystemMount component", () => {
       ownership: OWNERSHIP,
     });
     expect(await valueOf(mount.module.path)).toBe(PATH);
-    expect(await valueOf(mount.module.content)).toBe(CONTENT);
+    expect(await valueOf(mount.module.body)).toStrictEqual({
+      fileSystems: { "/var/lib/immich": { device: "/dev/disk/by-label/MEDIAS", fsType: "btrfs", options: OPTIONS } },
+      systemd: { tmpfiles: { rules: ["d /var/lib/immich 0700 immich immich -"] } },
+    });
     expect(await valueOf(mount.module.sha256)).toBe(sha256(CONTENT));
   });
 
@@ -81,7 +84,7 @@ describe("FileSystemMount component", () => {
   test("a file absent on the host (null) reaches the script as observedFile with sha256 null", async () => {
     new FileSystemMount("absent", args({ hostSha256: null }));
     await mocks.settle();
-    expect(mocks.byName("absent-module-file").inputs.observedFile).toStrictEqual({ sha256: null, value: "CONTENT", path: PATH });
+    expect(mocks.byName("absent-module-file").inputs.observedFile).toStrictEqual({ sha256: null, path: PATH });
   });
 
   // Like drift (components/scripts.ts engineInputs): a value that changes whenever the host does must not be

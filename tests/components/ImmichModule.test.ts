@@ -72,7 +72,7 @@ describe("ImmichModule component", () => {
   test("hostSha256 is kept out of the component's own inputs", async () => {
     new ImmichModule("quiet", { connection: connectionInput(), configRepo: "/etc/nixos", modulePath: PATH, ...SETTINGS, hostSha256: "a".repeat(64) });
     await mocks.settle();
-    expect(mocks.byName("quiet-module-file").inputs.observedFile).toStrictEqual({ sha256: "a".repeat(64), value: "CONTENT", path: PATH });
+    expect(mocks.byName("quiet-module-file").inputs.observedFile).toStrictEqual({ sha256: "a".repeat(64), path: PATH });
     expect(Object.keys(mocks.byName("quiet").inputs)).not.toContain("hostSha256");
   });
 });

@@ -125,7 +125,7 @@ describe("SopsSecret component", () => {
   test("valueDrift and hostSha256 are kept out of the component's own inputs", async () => {
     new SopsSecret("quiet", { connection: connectionInput(), ...PLAIN_ARGS, valueDrift: "missing", hostSha256: "c".repeat(64) });
     await mocks.settle();
-    expect(mocks.byName("quiet-module-file").inputs.observedFile).toStrictEqual({ sha256: "c".repeat(64), value: "CONTENT", path: PATH });
+    expect(mocks.byName("quiet-module-file").inputs.observedFile).toStrictEqual({ sha256: "c".repeat(64), path: PATH });
     const keys = Object.keys(mocks.byName("quiet").inputs);
     expect(keys).not.toContain("valueDrift");
     expect(keys).not.toContain("hostSha256");

@@ -1,13 +1,17 @@
 /**
  * The policy pack under the real engine, against a sandbox SKYLAB: mandatory violations stop preview and up
  * before anything changes, the compliant stack passes (so the pack loaded and checked), advisories print
- * without blocking, and the remediation, when the pack config enables it, puts noatime on the live mount.
+ * without blocking, and the remediation, when the pack config enables it, fixes the module's typed body on a
+ * host converged without noatime: the file written is that body's rendering and the live mount gets noatime.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { sandboxDown, sandboxSsh, sandboxUp } from "../../sandbox/index";
 import { configureSandboxStack, importGeneratedModules, PulumiResult, runPulumi } from "../../sandbox/stack";
+import { fileSystemModule } from "../../components/FileSystemMount";
+import { renderModule } from "../../lib/nix";
+import { expectNoChanges } from "../e2e/helpers";
 
 const SANDBOX = "pol1";
 const STACK = "sandbox-pol1";
@@ -122,18 +126,34 @@ describe("policy pack under the real engine", () => {
     expect(result.output).not.toContain("[mandatory]");
   });
 
-  test("with the btrfs policy set to remediate, up on a stack without noatime mounts the data with noatime", async () => {
+  test("with the btrfs policy set to remediate, up on a host converged without noatime remounts the data with noatime", async () => {
     await configureSandboxStack(SANDBOX, STACK, { config: { storage: { mountOptions: [] } } });
     const packConfig = path.join(workDir, "remediate.json");
     writeFileSync(packConfig, JSON.stringify({ [BTRFS_POLICY]: "remediate" }));
-    expect(await untouched()).toBe("0\nno-generated\nnot-mounted\n");
+    const modulePath = "/etc/nixos/modules/generated/skylab-immich/storage-var-lib-immich.nix";
+    const moduleFor = (options: string[]) => renderModule({
+      generator: "FileSystemMount",
+      body: fileSystemModule({
+        mountPoint: "/var/lib/immich", device: "/dev/disk/by-label/MEDIAS", fsType: "btrfs", options,
+        ownership: { user: "immich", group: "immich", mode: "0700" },
+      }),
+    });
+    // Converged without the pack: the module and the live mount lack noatime.
+    const converge = await runPulumi(["up", "--yes", "--stack", STACK]);
+    expect(converge.code).toBe(0);
+    expect(await host(`cat ${modulePath}`)).toBe(moduleFor(["subvol=@immich", "compress=zstd"]));
+    expect((await host("findmnt -no OPTIONS /var/lib/immich")).trim().split(",")).not.toContain("noatime");
 
     const up = await runPulumi(["up", "--yes", "--stack", STACK, ...PACK, "--policy-pack-config", packConfig]);
     expect(up.code).toBe(0);
-    expect(up.output).toContain(`[remediate]  ${BTRFS_POLICY}  (4 resources)`);
-    const live = (await host("findmnt -no OPTIONS /var/lib/immich")).trim().split(",");
-    expect(live).toContain("noatime");
-    expect(await host("grep -c '\"noatime\"' /etc/nixos/modules/generated/skylab-immich/storage-var-lib-immich.nix")).toBe("1\n");
+    // The typed properties: FileSystemMount `options`, NixModuleFile `body`, its RemoteScript's `module.body`.
+    expect(up.output).toContain(`[remediate]  ${BTRFS_POLICY}  (3 resources)`);
+    // The provider wrote the rendering of the remediated body, and the rebuild ran again for it (the module's
+    // digest comes from the body the script wrote), so the live mount has noatime.
+    expect(await host(`cat ${modulePath}`)).toBe(moduleFor(["subvol=@immich", "compress=zstd", "noatime"]));
+    expect((await host("findmnt -no OPTIONS /var/lib/immich")).trim().split(",")).toContain("noatime");
+    // Drift is judged by the same rendering: remediating again, the next preview has nothing to do.
+    expectNoChanges(await preview(["--policy-pack-config", packConfig]));
   });
 });
 

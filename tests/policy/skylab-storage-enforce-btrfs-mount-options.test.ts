@@ -1,14 +1,16 @@
+import { createHash } from "crypto";
 import { Secret } from "@pulumi/policy";
 import { secretsPreservingProxy } from "@pulumi/policy/secret";
-import { createPolicy, NAME, policy } from "../../policy/policies/skylab-storage-enforce-btrfs-mount-options";
-import { remediateRenderedModule } from "../../policy/lib/btrfsMountOptions";
+import { NAME, policy } from "../../policy/policies/skylab-storage-enforce-btrfs-mount-options";
 import { fileSystemModule } from "../../components/FileSystemMount";
-import { renderModule } from "../../lib/nix";
-import { resourceArgs, violations, withField } from "./harness";
+import { nixToJson, renderModule } from "../../lib/nix";
+import { moduleText, observedFileDrift } from "../../providers/remoteScriptRuntime";
+import { resourceArgs, urnOf, violations, withField } from "./harness";
 
 const MOUNT = "skylab:storage:FileSystemMount";
 const MODULE = "skylab:nixos:NixModuleFile";
 const SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const connection = { host: "10.0.0.2", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", privateKey: "KEY", become: "none" };
 
 const mountProps = {
@@ -29,6 +31,20 @@ const moduleProps = {
   generator: "FileSystemMount",
   body: fileSystemModule(mountProps),
 };
+
+/** The RemoteScript that writes the module: its typed `module` is what its provider renders. */
+const scriptProps = {
+  connection,
+  description: "NixOS module modules/generated/skylab-immich/storage-var-lib-immich.nix",
+  create: "set -euo pipefail",
+  values: { REPO: "/etc/nixos" },
+  module: { value: "CONTENT", generator: "FileSystemMount", body: nixToJson(fileSystemModule(mountProps)) },
+};
+const underModule = {
+  parentTypes: [MOUNT, MODULE],
+  opts: { parent: urnOf(MODULE, "immich-data-mount-module", [MOUNT]) },
+};
+const SCRIPT_OPTIONS = ["module", "body", "fileSystems", "/var/lib/immich", "options"];
 
 const M = 'BTRFS mount /var/lib/immich of FileSystemMount "immich-data-mount"';
 const F = 'BTRFS mount /var/lib/immich in NixModuleFile "immich-data-mount-module" (modules/generated/skylab-immich/storage-var-lib-immich.nix)';
@@ -101,6 +117,18 @@ describe(NAME, () => {
     ]);
   });
 
+  test("a RemoteScript built in user code (parent: the stack) is judged by its module's typed body", async () => {
+    const props = withField(scriptProps, SCRIPT_OPTIONS, ["subvol=@immich", "compress=zstd"]);
+    expect(await violations(policy, resourceArgs(SCRIPT, "hand-made", props))).toEqual([
+      'BTRFS mount /var/lib/immich in RemoteScript "hand-made" (NixOS module modules/generated/skylab-immich/storage-var-lib-immich.nix) lacks "noatime": add "noatime" to its options (stack config `storage.mountOptions`).',
+    ]);
+  });
+
+  test("the RemoteScript a NixModuleFile built is not reported again (the module reports the same entry)", async () => {
+    const props = withField(scriptProps, SCRIPT_OPTIONS, ["subvol=@immich", "compress=zstd"]);
+    expect(await violations(policy, resourceArgs(SCRIPT, "immich-data-mount-module-file", props, underModule))).toEqual([]);
+  });
+
   test("a NixModuleFile's non-BTRFS entries (the bind mount) are not checked", async () => {
     const body = { fileSystems: { "/media/immich": { device: "/home/zipang/Pictures/Digicam", fsType: "none", options: ["bind", "ro"] } } };
     expect(await violations(policy, resourceArgs(MODULE, "pictures-bind-mount-module", withField(moduleProps, "body", body)))).toEqual([]);
@@ -108,7 +136,7 @@ describe(NAME, () => {
 });
 
 describe(`${NAME} remediation`, () => {
-  const remediate = async (args: ReturnType<typeof resourceArgs>) => createPolicy().remediateResource!(args);
+  const remediate = async (args: ReturnType<typeof resourceArgs>) => policy.remediateResource!(args);
 
   test.each<[string, string[], string[]]>([
     ["adds noatime", ["subvol=@immich", "compress=zstd"], ["subvol=@immich", "compress=zstd", "noatime"]],
@@ -132,35 +160,25 @@ describe(`${NAME} remediation`, () => {
     expect(await remediate(resourceArgs(MODULE, "immich-data-mount-module", props))).toEqual(moduleProps);
   });
 
-  const bodyWithout = fileSystemModule({ ...mountProps, options: ["subvol=@immich", "compress=lzo"] });
-  const contentWithout = renderModule({ generator: "FileSystemMount", body: bodyWithout });
-  const contentFixed = renderModule({ generator: "FileSystemMount", body: fileSystemModule({ ...mountProps, options: ["subvol=@immich", "compress=zstd", "noatime"] }) });
-  const checks = (options: string) => [`mount\t/var/lib/immich\t${options}`, "mount\t/media/immich\tbind,ro", "unit\timmich-server.service"].join("\n");
-
-  test("RemoteScript: the rendered module text written on the host is fixed, byte for byte as the renderer writes it", async () => {
-    const props = { connection, description: "NixOS module", create: "set -euo pipefail", values: { REPO: "/etc/nixos", CONTENT: contentWithout } };
-    const result = await remediate(resourceArgs(SCRIPT, "immich-data-mount-module-file", props));
-    expect(result).toEqual({ ...props, values: { REPO: "/etc/nixos", CONTENT: contentFixed } });
+  test("RemoteScript: its module's typed body is fixed, also under a NixModuleFile (it is what the provider renders)", async () => {
+    const props = withField(scriptProps, SCRIPT_OPTIONS, ["subvol=@immich", "compress=lzo"]);
+    expect(await remediate(resourceArgs(SCRIPT, "immich-data-mount-module-file", props, underModule))).toEqual(scriptProps);
   });
 
-  test("RemoteScript: after fixing a module, the same mount's verification check is fixed too, so the rebuild runs again", async () => {
-    const instance = createPolicy();
-    await instance.remediateResource!(resourceArgs(SCRIPT, "m", { connection, values: { CONTENT: contentWithout } }));
-    const rebuild = { connection, values: { MODE: "switch", CHECKS: checks("subvol=@immich,compress=lzo") } };
-    expect(await instance.remediateResource!(resourceArgs(SCRIPT, "nixos-apply-rebuild", rebuild))).toEqual({
-      connection,
-      values: { MODE: "switch", CHECKS: checks("subvol=@immich,compress=zstd,noatime") },
-    });
+  test("RemoteScript: a compliant module and a script without a module are left alone", async () => {
+    expect(await remediate(resourceArgs(SCRIPT, "immich-data-mount-module-file", structuredClone(scriptProps), underModule))).toBeUndefined();
+    expect(await remediate(resourceArgs(SCRIPT, "nixos-apply-rebuild", { connection, values: { MODE: "switch" } }))).toBeUndefined();
   });
 
-  test("RemoteScript: verification checks of mounts it did not fix are left alone", async () => {
-    const rebuild = { connection, values: { CHECKS: checks("subvol=@immich,compress=lzo") } };
-    expect(await remediate(resourceArgs(SCRIPT, "nixos-apply-rebuild", rebuild))).toBeUndefined();
-  });
-
-  test("rendered text with an option it cannot read with certainty is left as it is", () => {
-    const odd = contentWithout.replace('"compress=lzo"', '"compress=${lzo}"');
-    expect(remediateRenderedModule(odd)).toEqual({ text: odd, mountPoints: [] });
+  test("the remediated script writes the fixed module, and a host holding that file has no drift", async () => {
+    const declared = withField(scriptProps, SCRIPT_OPTIONS, ["subvol=@immich", "compress=lzo"]);
+    const remediated = (await remediate(resourceArgs(SCRIPT, "immich-data-mount-module-file", structuredClone(declared), underModule)))!;
+    const fixed = renderModule({ generator: "FileSystemMount", body: fileSystemModule({ ...mountProps, options: ["subvol=@immich", "compress=zstd", "noatime"] }) });
+    expect(moduleText(remediated)).toBe(fixed);
+    const path = "modules/generated/skylab-immich/storage-var-lib-immich.nix";
+    expect(observedFileDrift({ module: remediated.module, observedFile: { sha256: sha256(fixed), path } })).toBeUndefined();
+    // Positive control: judged by the declared body, the same host file would be drift.
+    expect(observedFileDrift({ module: declared.module, observedFile: { sha256: sha256(fixed), path } })).toBe(`${path} was edited on the host`);
   });
 
   test("props are changed in place, so the connection's private key stays a secret", async () => {

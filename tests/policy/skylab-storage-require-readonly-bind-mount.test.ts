@@ -1,9 +1,10 @@
 import { NAME, policy } from "../../policy/policies/skylab-storage-require-readonly-bind-mount";
 import { bindMountModule } from "../../components/BindMount";
-import { resourceArgs, violations, withField } from "./harness";
+import { resourceArgs, urnOf, violations, withField } from "./harness";
 
 const BIND = "skylab:storage:BindMount";
 const MODULE = "skylab:nixos:NixModuleFile";
+const SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
 const bind = { configRepo: "/etc/nixos", modulePath: "modules/generated/skylab-immich/storage-media-immich.nix", source: "/home/zipang/Pictures/Digicam", mountPoint: "/media/immich" };
 const moduleProps = { configRepo: "/etc/nixos", path: bind.modulePath, generator: "BindMount", body: bindMountModule(bind) };
 const OPTIONS = ["body", "fileSystems", "/media/immich", "options"];
@@ -33,5 +34,23 @@ describe(NAME, () => {
   test("rendered mounts that are not bind mounts are not checked", async () => {
     const body = { fileSystems: { "/var/lib/immich": { device: "/dev/disk/by-label/MEDIAS", fsType: "btrfs", options: ["subvol=@immich"] } } };
     expect(await violations(policy, resourceArgs(MODULE, "immich-data-mount-module", withField(moduleProps, "body", body)))).toEqual([]);
+  });
+
+  describe("the module a RemoteScript writes (its typed `module.body`)", () => {
+    const script = { description: "NixOS module storage-media-immich.nix", module: { value: "CONTENT", generator: "BindMount", body: bindMountModule(bind) } };
+    const writable = withField(script, ["module", ...OPTIONS], ["bind"]);
+
+    test("built in user code (parent: the stack), a writable bind mount is a violation", async () => {
+      expect(await violations(policy, resourceArgs(SCRIPT, "hand-made", writable))).toEqual([
+        'Bind mount /media/immich in RemoteScript "hand-made" (NixOS module storage-media-immich.nix, from /home/zipang/Pictures/Digicam) is writable: add "ro" to its options (BindMount does unless `readOnly` is false).',
+      ]);
+    });
+
+    test("built by a NixModuleFile, it is not reported twice (the module reports it)", async () => {
+      const args = resourceArgs(SCRIPT, "pictures-bind-mount-module-file", writable, {
+        parentTypes: [BIND, MODULE], opts: { parent: urnOf(MODULE, "pictures-bind-mount-module", [BIND]) },
+      });
+      expect(await violations(policy, args)).toEqual([]);
+    });
   });
 });
