@@ -23,6 +23,7 @@ jest.mock("child_process", () => {
   };
 });
 import {
+  controlOptions,
   describeSshFailure,
   knownHostsLine,
   remoteCommand,
@@ -84,9 +85,35 @@ describe("sshArguments", () => {
     ]);
   });
 
+  test("connection-sharing options go after the pinning options, before port, user and host", () => {
+    const args = sshArguments(connection(), "k", "h", ["-o", "ControlMaster=no", "-o", "ControlPath=/run/ctl/x"]);
+    expect(args.slice(-11)).toStrictEqual([
+      "-o", "LogLevel=ERROR",
+      "-o", "ControlMaster=no",
+      "-o", "ControlPath=/run/ctl/x",
+      "-p", "22",
+      "-l", "root",
+      "192.168.1.20",
+    ]);
+  });
+
   test("HostKeyAlgorithms follows the pinned key's type (an RSA key, with leading whitespace)", () => {
     const args = sshArguments(connection({ hostKey: "  ssh-rsa AAAAB3NzaC1yc2E comment" }), "k", "h");
     expect(args.filter((a) => a.startsWith("HostKeyAlgorithms="))).toStrictEqual(["HostKeyAlgorithms=ssh-rsa"]);
+  });
+});
+
+describe("controlOptions", () => {
+  test.each<[string, string | undefined, boolean, string[]]>([
+    ["no control path: a connection of its own, whatever a config might say", undefined, false, ["-o", "ControlPath=none"]],
+    ["no control path, master asked: still none", undefined, true, ["-o", "ControlPath=none"]],
+    ["a step: a client of the master only", "/tmp/c/ab", false, ["-o", "ControlMaster=no", "-o", "ControlPath=/tmp/c/ab"]],
+    [
+      "the look: the master, kept while idle for the net's seconds",
+      "/tmp/c/ab", true, ["-o", "ControlMaster=yes", "-o", "ControlPath=/tmp/c/ab", "-o", "ControlPersist=30"],
+    ],
+  ])("%s", (_name, path, master, expected) => {
+    expect(controlOptions(path, master)).toStrictEqual(expected);
   });
 });
 
@@ -190,6 +217,11 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
         "  esac",
         "done",
         "cat >\"$out/stdin\"",
+        // One line per run: its Control* options (the script argument may hold newlines).
+        "for a in \"$@\"; do case $a in Control*) printf '%s ' \"$a\" ;; esac; done >>\"$out/calls\"; echo >>\"$out/calls\"",
+        "if [ -n \"${FAKE_SSH_REFUSE_SESSION:-}\" ] && printf '%s\\n' \"$@\" | grep -qx ControlMaster=no; then",
+        "  printf 'mux_client_request_session: session request failed: Session open refused by peer\\n' >&2; exit 255",
+        "fi",
         "if [ -n \"${FAKE_SSH_SLEEP:-}\" ]; then exec sleep \"$FAKE_SSH_SLEEP\"; fi",
         "printf 'stdout line\\n'",
         "printf 'progress: one\\nnoise\\r\\n\\nprogress: two' >&2",
@@ -222,7 +254,7 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
     const tempFolder = argv[7].slice("IdentityFile=".length).replace(/\/id$/, "");
     expect(tempFolder).toMatch(new RegExp(`^${dir}/skylab-ssh-[^/]+$`));
     expect(argv).toStrictEqual([
-      ...sshArguments(conn, `${tempFolder}/id`, `${tempFolder}/known_hosts`),
+      ...sshArguments(conn, `${tempFolder}/id`, `${tempFolder}/known_hosts`, ["-o", "ControlPath=none"]),
       remoteCommand("echo hi\n", "sudo"),
     ]);
     expect(readFileSync(join(captureDir, "key"), "utf8")).toBe(`${conn.privateKey}\n`);
@@ -271,6 +303,34 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
     expect(readFileSync(join(captureDir, "stdin"), "utf8")).toBe("");
     expect(result.code).not.toBe(0);
   }, 20_000);
+
+  test("a control path: the step is a client of the master (ControlMaster=no), the master option adds ControlPersist", async () => {
+    await runRemoteScript(local(), "true\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc" });
+    const client = readFileSync(join(captureDir, "argv"), "utf8").split("\0");
+    expect(client.filter((a) => a.startsWith("Control"))).toStrictEqual(["ControlMaster=no", "ControlPath=/tmp/skylab-immich-ssh-0/abc"]);
+    await runRemoteScript(local(), "true\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc", master: true });
+    const master = readFileSync(join(captureDir, "argv"), "utf8").split("\0");
+    expect(master.filter((a) => a.startsWith("Control"))).toStrictEqual([
+      "ControlMaster=yes", "ControlPath=/tmp/skylab-immich-ssh-0/abc", "ControlPersist=30",
+    ]);
+  });
+
+  test("the host refuses the master one more session: the step runs once more on a connection of its own", async () => {
+    mockSpawnEnv.FAKE_SSH_REFUSE_SESSION = "1";
+    const result = await runRemoteScript(local(), "echo hi\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc", stdin: "in" });
+    expect(readFileSync(join(captureDir, "calls"), "utf8")).toBe(
+      "ControlMaster=no ControlPath=/tmp/skylab-immich-ssh-0/abc \nControlPath=none \n",
+    );
+    expect(result).toStrictEqual({ stdout: "stdout line\n", stderr: "progress: one\nnoise\r\n\nprogress: two", code: 0 });
+    expect(readFileSync(join(captureDir, "stdin"), "utf8")).toBe("in");
+  });
+
+  test("any other ssh failure through the master is reported, not retried", async () => {
+    mockSpawnEnv.FAKE_SSH_EXIT = "255";
+    const result = await runRemoteScript(local(), "echo hi\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc" });
+    expect(result.code).toBe(SSH_FAILURE_EXIT_CODE);
+    expect(readFileSync(join(captureDir, "calls"), "utf8")).toBe("ControlMaster=no ControlPath=/tmp/skylab-immich-ssh-0/abc \n");
+  });
 
   test("ssh missing from PATH: rejects with a message that says so", async () => {
     const emptyDir = join(captureDir, "empty-bin");
