@@ -50,7 +50,9 @@ export const CONTROL_PERSIST_SECONDS = 30;
 /**
  * How a connection uses the run's control socket. A step is a client only (ControlMaster=no): with no
  * socket, or one nobody answers, ssh connects by itself with every option given, so a step never creates
- * a master and never waits on a dead one. The master pins the host key like any connection: it is one.
+ * a master and never waits on a dead one; so it does when the host refuses the master one more session
+ * (sshd's MaxSessions, default 10), with the step's stdin untouched (OpenSSH's mux client). The master pins
+ * the host key like any connection: it is one.
  */
 export function controlOptions(controlPath: string | undefined, master = false): string[] {
   if (!controlPath) return ["-o", "ControlPath=none"];
@@ -112,20 +114,7 @@ export function remoteCommand(script: string, become: Become): string {
  * `options.controlPath` names a live master, else over a connection of its own. The script text carries
  * no secrets (values reach it through a quoted preamble); secrets go through `stdin`.
  */
-export async function runRemoteScript(conn: SshConnection, script: string, options: RunOptions = {}): Promise<RemoteResult> {
-  const result = await runOnce(conn, script, options);
-  // The master is alive but the host refused one more session on its connection (sshd's MaxSessions,
-  // default 10, counts the sessions of one connection): nothing ran, so the step connects by itself.
-  if (options.controlPath && !options.master && result.code === SSH_FAILURE_EXIT_CODE && !result.stdout && SESSION_REFUSED.test(result.stderr)) {
-    return runOnce(conn, script, { ...options, controlPath: undefined });
-  }
-  return result;
-}
-
-/** What a client of a master prints when the host refused it a session (OpenSSH mux.c). */
-const SESSION_REFUSED = /session request failed: Session open refused by peer|open failed: administratively prohibited/;
-
-function runOnce(conn: SshConnection, script: string, options: RunOptions): Promise<RemoteResult> {
+export function runRemoteScript(conn: SshConnection, script: string, options: RunOptions = {}): Promise<RemoteResult> {
   const dir = mkdtempSync(join(tmpdir(), "skylab-ssh-"));
   const keyFile = join(dir, "id");
   const knownHostsFile = join(dir, "known_hosts");
