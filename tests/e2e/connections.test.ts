@@ -327,6 +327,50 @@ describe("the shared connection itself (lib/ssh.ts and lib/sshMaster.ts against 
     expect(await target.ssh("test -e /tmp/ran-with-wrong-key && echo ran || echo not-run")).toBe("not-run\n");
   }, 120_000);
 
+  /** A process that opens the master as the program does (closeOnExit), then ends by `end`. */
+  const CHILD = `
+const { runRemoteScript } = require("./lib/ssh");
+const { closeOnExit, masterPid } = require("./lib/sshMaster");
+let input = "";
+process.stdin.on("data", (d) => (input += d)).on("end", async () => {
+  const { conn, path, end } = JSON.parse(input);
+  const look = await runRemoteScript(conn, "echo look\\n", { controlPath: path, master: true });
+  closeOnExit(conn, path, masterPid(conn, path));
+  process.stdout.write("ready " + look.stdout);
+  // "exit": the test's SIGUSR2 asks for a plain process.exit, once it has seen the master.
+  if (end === "exit") process.on("SIGUSR2", () => process.exit(3));
+  setInterval(() => undefined, 1000);
+});`;
+
+  test.each<[string, "exit" | NodeJS.Signals]>([
+    ["ends with process.exit", "exit"],
+    ["is sent SIGTERM", "SIGTERM"],
+    ["is sent SIGINT", "SIGINT"],
+    ["is sent SIGHUP", "SIGHUP"],
+  ])("a program that %s closes its master on the way out, and ends as it would have", async (_name, end) => {
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal })));
+    const ready = new Promise<string>((resolve) => {
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d;
+        if (out.endsWith("\n")) resolve(out);
+      });
+    });
+    child.stdin!.end(JSON.stringify({ conn, path, end }));
+    expect(await ready).toBe("ready look\n");
+    // Positive control: the master the child opened is there, found by the same searches.
+    const pid = masterPid(conn, path);
+    expect(pid).toBeGreaterThan(0);
+    expect(controlSockets(folder)).toStrictEqual([path.slice(folder.length + 1)]);
+    child.kill(end === "exit" ? "SIGUSR2" : end);
+    expect(await exited).toStrictEqual(end === "exit" ? { code: 3, signal: null } : { code: null, signal: end });
+    expect(processRuns(pid!)).toBe(false);
+    expect(masterPid(conn, path)).toBeUndefined();
+    expect(controlSockets(folder)).toStrictEqual([]);
+  }, 120_000);
+
   test("the Immich tunnel rides on the master (no new connection) and is cancelled on close", async () => {
     await openMaster();
     const before = target.acceptedConnections();
