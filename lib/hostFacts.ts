@@ -1,6 +1,7 @@
 import { loadScript } from "../components/scripts";
 import { scriptWithArgs } from "./shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "./ssh";
+import { clearControlPath, closeOnExit, masterPid, sharedControlPath } from "./sshMaster";
 
 const LOOK = loadScript("host-facts.sh");
 
@@ -58,7 +59,11 @@ export interface LookRequest {
   ownedPaths: string[];
 }
 
-/** One SSH connection, one script, one JSON document: the whole look at a host. */
+/**
+ * One SSH connection, one script, one JSON document: the whole look at a host. The connection stays open
+ * as the run's master (lib/sshMaster.ts): every later step of this run goes through it, and it is closed
+ * when this process ends. The host key is checked when it opens, before the look runs.
+ */
 export async function lookAtHost(conn: SshConnection, request: LookRequest): Promise<HostFacts> {
   const script = scriptWithArgs(LOOK, {
     MEDIAS_LABEL: request.mediasLabel,
@@ -74,7 +79,11 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     AGE_KEY_FILE: request.ageKeyFile,
     OWNED_PATHS: request.ownedPaths.join("\n"),
   });
-  const result = await runRemoteScript(conn, script, { timeoutMs: 60_000 });
+  const controlPath = sharedControlPath(conn);
+  if (controlPath) clearControlPath(conn, controlPath);
+  const result = await runRemoteScript(conn, script, { timeoutMs: 60_000, controlPath, master: true });
+  // Registered whatever the look's outcome: a master that opened must be closed, a failed look included.
+  if (controlPath) closeOnExit(conn, controlPath, masterPid(conn, controlPath));
   if (result.code === SSH_FAILURE_EXIT_CODE && !result.stdout) {
     throw new Error(describeSshFailure(conn, result.stderr));
   }

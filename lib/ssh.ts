@@ -30,6 +30,34 @@ export interface RunOptions {
   /** Called with each complete line the script writes to stderr (progress reporting). */
   onStderrLine?: (line: string) => void;
   timeoutMs?: number;
+  /**
+   * The run's control socket (lib/sshMaster.ts): the step goes through that master while it is alive and
+   * connects by itself when it is not. Omitted: a connection of its own, never a master's (the apply's
+   * confirmation proves the host is still reachable, so it must be new).
+   */
+  controlPath?: string;
+  /** With `controlPath`: this connection becomes the run's master (the host look), kept by ControlPersist. */
+  master?: boolean;
+}
+
+/**
+ * Idle seconds after which a master with no session ends by itself. The program closes its master when it
+ * exits; this is only the net for a program killed before it could (SIGKILL), short so that a master never
+ * outlives its run by much, long enough to bridge the engine's pauses between two steps.
+ */
+export const CONTROL_PERSIST_SECONDS = 30;
+
+/**
+ * How a connection uses the run's control socket. A step is a client only (ControlMaster=no): with no
+ * socket, or one nobody answers, ssh connects by itself with every option given, so a step never creates
+ * a master and never waits on a dead one; so it does when the host refuses the master one more session
+ * (sshd's MaxSessions, default 10), with the step's stdin untouched (OpenSSH's mux client). The master pins
+ * the host key like any connection: it is one.
+ */
+export function controlOptions(controlPath: string | undefined, master = false): string[] {
+  if (!controlPath) return ["-o", "ControlPath=none"];
+  if (master) return ["-o", "ControlMaster=yes", "-o", `ControlPath=${controlPath}`, "-o", `ControlPersist=${CONTROL_PERSIST_SECONDS}`];
+  return ["-o", "ControlMaster=no", "-o", `ControlPath=${controlPath}`];
 }
 
 /** The host-key line for a private known_hosts file that trusts exactly the pinned key. */
@@ -39,7 +67,6 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
   return `${hostPattern} ${keyType} ${keyData}\n`;
 }
 
-/** OpenSSH arguments that pin the host key and ignore every user or system ssh configuration. */
 /**
  * The environment of every ssh child: what ssh needs, nothing else. The program's own environment holds
  * the decrypted stack config (PULUMI_CONFIG) and the engine's settings; no child needs those.
@@ -50,7 +77,11 @@ export function sshEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.
   return env;
 }
 
-export function sshArguments(conn: SshConnection, keyFile: string, knownHostsFile: string): string[] {
+/**
+ * OpenSSH arguments that pin the host key and ignore every user or system ssh configuration; `control` are
+ * the connection-sharing options (controlOptions), none by default.
+ */
+export function sshArguments(conn: SshConnection, keyFile: string, knownHostsFile: string, control: string[] = []): string[] {
   const keyType = conn.hostKey.trim().split(/\s+/)[0];
   return [
     "-F", "/dev/null",
@@ -65,6 +96,7 @@ export function sshArguments(conn: SshConnection, keyFile: string, knownHostsFil
     "-o", "ServerAliveInterval=10",
     "-o", "ServerAliveCountMax=3",
     "-o", "LogLevel=ERROR",
+    ...control,
     "-p", String(conn.port),
     "-l", conn.user,
     conn.host,
@@ -96,7 +128,8 @@ export function endsWithThisProcess(child: ChildProcess): ChildProcess {
 }
 
 /**
- * Runs a script on the host over one SSH connection with the pinned host key. The script text carries
+ * Runs a script on the host with the pinned host key, over the run's shared connection when
+ * `options.controlPath` names a live master, else over a connection of its own. The script text carries
  * no secrets (values reach it through a quoted preamble); secrets go through `stdin`.
  */
 export function runRemoteScript(conn: SshConnection, script: string, options: RunOptions = {}): Promise<RemoteResult> {
@@ -105,7 +138,8 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
   const knownHostsFile = join(dir, "known_hosts");
   writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
   writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
-  const args = [...sshArguments(conn, keyFile, knownHostsFile), remoteCommand(script, conn.become)];
+  const control = controlOptions(options.controlPath, options.master);
+  const args = [...sshArguments(conn, keyFile, knownHostsFile, control), remoteCommand(script, conn.become)];
   return new Promise<RemoteResult>((resolve, reject) => {
     const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: sshEnvironment() });
     endsWithThisProcess(child);

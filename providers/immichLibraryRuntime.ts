@@ -2,8 +2,9 @@
 // serialized provider in the state only `require`s this module from the checkout (as RemoteScript does).
 //
 // Transport: Immich listens on loopback on SKYLAB, and SSH is the only way in. Every operation opens one SSH
-// local port forward (`ssh -N -L 127.0.0.1:<free port>:<Immich host>:<Immich port>`, the pinned host key and
-// the options of lib/ssh.ts) and talks to Immich through it with @immich/sdk. The API key travels only in
+// local port forward — on the run's shared connection when its master is alive (lib/sshMaster.ts), else
+// `ssh -N -L 127.0.0.1:<free port>:<Immich host>:<Immich port>` with the pinned host key and the options of
+// lib/ssh.ts — and talks to Immich through it with @immich/sdk. The API key travels only in
 // the `x-api-key` header inside that tunnel: never in a command line, an environment variable or a file.
 import { ChildProcess, spawn } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
@@ -11,6 +12,7 @@ import { createServer, connect } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
 import { describeSshFailure, endsWithThisProcess, knownHostsLine, sshArguments, SshConnection, sshEnvironment } from "../lib/ssh";
+import { controlCommand, masterPid, sharedControlPath } from "../lib/sshMaster";
 
 /** What one scan took, measured from the deployer: trigger → Immich's library queue idle again. */
 export interface IndexingResult {
@@ -173,19 +175,31 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /**
- * `ssh -N -L 127.0.0.1:<free port>:<host>:<port>` with the pinned host key. The private key is written 0600 in
+ * A local forward to `<host>:<port>` on SKYLAB: through the run's master when it is alive (`ssh -O forward`,
+ * cancelled on close), else `ssh -N -L 127.0.0.1:<free port>:<host>:<port>` with the pinned host key. The private key is written 0600 in
  * a private temporary folder and removed as soon as ssh has authenticated (or failed).
  */
-export async function openTunnel(conn: SshConnection, remoteHost: string, remotePort: number): Promise<Tunnel> {
+export async function openTunnel(
+  conn: SshConnection, remoteHost: string, remotePort: number, controlPath: string | undefined = sharedControlPath(conn),
+): Promise<Tunnel> {
   for (let attempt = 1; ; attempt++) {
     const port = await freeLocalPort();
+    const forward = `127.0.0.1:${port}:${remoteHost.includes(":") ? `[${remoteHost}]` : remoteHost}:${remotePort}`;
+    // The run's master is alive: it listens for the forward itself (`ssh -O forward`), no new connection.
+    if (controlPath && masterPid(conn, controlPath) !== undefined) {
+      if (controlCommand(conn, controlPath, "forward", forward).code === 0) {
+        return { baseUrl: `http://127.0.0.1:${port}/api`, close: () => void controlCommand(conn, controlPath, "cancel", forward) };
+      }
+      // The port was taken meanwhile (or the master just went): another port, or a connection of its own.
+      if (attempt < 3) continue;
+    }
     const dir = mkdtempSync(join(tmpdir(), "skylab-tunnel-"));
     const keyFile = join(dir, "id");
     const knownHostsFile = join(dir, "known_hosts");
     writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
     writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
-    const forward = `127.0.0.1:${port}:${remoteHost.includes(":") ? `[${remoteHost}]` : remoteHost}:${remotePort}`;
-    const child: ChildProcess = endsWithThisProcess(spawn("ssh", ["-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, ...sshArguments(conn, keyFile, knownHostsFile)], {
+    const control = ["-o", "ControlPath=none"];
+    const child: ChildProcess = endsWithThisProcess(spawn("ssh", ["-N", "-o", "ExitOnForwardFailure=yes", "-L", forward, ...sshArguments(conn, keyFile, knownHostsFile, control)], {
       stdio: ["ignore", "ignore", "pipe"],
       env: sshEnvironment(),
     }));

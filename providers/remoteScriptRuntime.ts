@@ -6,6 +6,7 @@ import { lineDiff } from "./lineDiff";
 import { NixModuleJson, renderModuleJson } from "../lib/nix";
 import { scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
+import { sharedControlPath } from "../lib/sshMaster";
 
 /** Drift value meaning the host matched the declared state when it was last looked at. */
 export const IN_SYNC = "in-sync";
@@ -155,6 +156,9 @@ async function runScript(
   const result = await runRemoteScript(props.connection, scriptWithArgs(body, values), {
     stdin,
     onStderrLine: reporter.line,
+    // Every step shares the run's connection (opened by the host look), except the confirmation: it must
+    // prove that a NEW connection still reaches the host after the change.
+    controlPath: phase === "confirm" ? undefined : sharedControlPath(props.connection),
   });
   reporter.flush();
   if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && (phase === "create" || phase === "update")) {

@@ -19,8 +19,11 @@ afterAll(async () => {
 
 test("a preview costs exactly one SSH connection and shows no changes on a converged host", async () => {
   const before = target.acceptedConnections();
+  const commandsBefore = target.remoteCommands();
   expectNoChanges(await target.preview());
   expect(target.acceptedConnections() - before).toBe(1);
+  // On it, the host look alone.
+  expect(target.remoteCommands() - commandsBefore).toBe(1);
 });
 
 const handChanges: {

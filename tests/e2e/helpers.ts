@@ -47,10 +47,22 @@ export class Target {
     return sandboxSsh(this.sandbox, command);
   }
 
-  /** Connections sshd accepted so far (the host look and every remote script each open one). */
+  /**
+   * Connections sshd accepted so far (TCP connections with a login). A run opens one, the host look's,
+   * which every later remote step shares; the apply's confirmation opens its own.
+   */
   acceptedConnections(): number {
     const log = readFileSync(readConnection(this.sandbox).sshdLog, "utf8");
     return (log.match(/Accepted publickey/g) ?? []).length;
+  }
+
+  /**
+   * Remote commands sshd started so far (`Starting session: command`, one per look, script or confirmation,
+   * whichever connection carried it): what a connection count no longer shows once steps share one.
+   */
+  remoteCommands(): number {
+    const log = readFileSync(readConnection(this.sandbox).sshdLog, "utf8");
+    return (log.match(/Starting session: command /g) ?? []).length;
   }
 
   async destroy(): Promise<void> {

@@ -65,10 +65,12 @@ test("every file arrived byte-identical with owners, modes, times, links and xat
 
 test("a second up reports no changes and runs nothing that modifies the host", async () => {
   const connectionsBefore = target.acceptedConnections();
+  const commandsBefore = target.remoteCommands();
   const result = await target.up();
   expectNoChanges(result);
-  // The host look is the only connection: no remote script ran.
+  // One connection, and on it the host look alone: no remote script ran (steps would share that connection).
   expect(target.acceptedConnections() - connectionsBefore).toBe(1);
+  expect(target.remoteCommands() - commandsBefore).toBe(1);
 });
 
 test("preview --diff shows the exact Nix line a mount option change makes, and up applies it", async () => {

@@ -23,6 +23,7 @@ jest.mock("child_process", () => {
   };
 });
 import {
+  controlOptions,
   describeSshFailure,
   knownHostsLine,
   remoteCommand,
@@ -85,9 +86,35 @@ describe("sshArguments", () => {
     ]);
   });
 
+  test("connection-sharing options go after the pinning options, before port, user and host", () => {
+    const args = sshArguments(connection(), "k", "h", ["-o", "ControlMaster=no", "-o", "ControlPath=/run/ctl/x"]);
+    expect(args.slice(-11)).toStrictEqual([
+      "-o", "LogLevel=ERROR",
+      "-o", "ControlMaster=no",
+      "-o", "ControlPath=/run/ctl/x",
+      "-p", "22",
+      "-l", "root",
+      "192.168.1.20",
+    ]);
+  });
+
   test("HostKeyAlgorithms follows the pinned key's type (an RSA key, with leading whitespace)", () => {
     const args = sshArguments(connection({ hostKey: "  ssh-rsa AAAAB3NzaC1yc2E comment" }), "k", "h");
     expect(args.filter((a) => a.startsWith("HostKeyAlgorithms="))).toStrictEqual(["HostKeyAlgorithms=ssh-rsa"]);
+  });
+});
+
+describe("controlOptions", () => {
+  test.each<[string, string | undefined, boolean, string[]]>([
+    ["no control path: a connection of its own, whatever a config might say", undefined, false, ["-o", "ControlPath=none"]],
+    ["no control path, master asked: still none", undefined, true, ["-o", "ControlPath=none"]],
+    ["a step: a client of the master only", "/tmp/c/ab", false, ["-o", "ControlMaster=no", "-o", "ControlPath=/tmp/c/ab"]],
+    [
+      "the look: the master, kept while idle for the net's seconds",
+      "/tmp/c/ab", true, ["-o", "ControlMaster=yes", "-o", "ControlPath=/tmp/c/ab", "-o", "ControlPersist=30"],
+    ],
+  ])("%s", (_name, path, master, expected) => {
+    expect(controlOptions(path, master)).toStrictEqual(expected);
   });
 });
 
@@ -223,7 +250,7 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
     const tempFolder = argv[7].slice("IdentityFile=".length).replace(/\/id$/, "");
     expect(tempFolder).toMatch(new RegExp(`^${dir}/skylab-ssh-[^/]+$`));
     expect(argv).toStrictEqual([
-      ...sshArguments(conn, `${tempFolder}/id`, `${tempFolder}/known_hosts`),
+      ...sshArguments(conn, `${tempFolder}/id`, `${tempFolder}/known_hosts`, ["-o", "ControlPath=none"]),
       remoteCommand("echo hi\n", "sudo"),
     ]);
     expect(readFileSync(join(captureDir, "key"), "utf8")).toBe(`${conn.privateKey}\n`);
@@ -272,6 +299,17 @@ describe("runRemoteScript with a fake ssh on PATH (what reaches ssh, without a s
     expect(result.code).toBe(TIMEOUT_EXIT_CODE);
     expect(result.stderr).toMatch(/timed out after 300 ms\n$/);
   }, 20_000);
+
+  test("a control path: the step is a client of the master (ControlMaster=no), the master option adds ControlPersist", async () => {
+    await runRemoteScript(local(), "true\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc" });
+    const client = readFileSync(join(captureDir, "argv"), "utf8").split("\0");
+    expect(client.filter((a) => a.startsWith("Control"))).toStrictEqual(["ControlMaster=no", "ControlPath=/tmp/skylab-immich-ssh-0/abc"]);
+    await runRemoteScript(local(), "true\n", { controlPath: "/tmp/skylab-immich-ssh-0/abc", master: true });
+    const master = readFileSync(join(captureDir, "argv"), "utf8").split("\0");
+    expect(master.filter((a) => a.startsWith("Control"))).toStrictEqual([
+      "ControlMaster=yes", "ControlPath=/tmp/skylab-immich-ssh-0/abc", "ControlPersist=30",
+    ]);
+  });
 
   test("ssh missing from PATH: rejects with a message that says so", async () => {
     const emptyDir = join(captureDir, "empty-bin");
