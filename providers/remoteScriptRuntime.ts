@@ -3,7 +3,7 @@
 // from the program directory, so the state never carries a copy of this code or of anything it captured.
 import { createHash } from "crypto";
 import { lineDiff } from "./lineDiff";
-import { scriptWithArgs } from "../lib/shell";
+import { ScriptValue, scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
 
 /** Drift value meaning the host matched the declared state when it was last looked at. */
@@ -17,12 +17,12 @@ export interface RemoteScriptProps {
   update?: string;
   delete?: string;
   /**
-   * Second step of a two-step script: when create/update prints `confirm-token: <token>`, this script runs
-   * over a NEW connection with CONFIRM_TOKEN set (proof the host is still reachable after the change).
+   * Second step of a two-step script: when create/update/delete prints `confirm-token: <token>`, this
+   * script runs over a NEW connection with CONFIRM_TOKEN set (proof the host is still reachable after the change).
    */
   confirm?: string;
-  /** Values for the scripts, given to them as a quoted shell preamble. */
-  values: Record<string, string>;
+  /** Values for the scripts, given to them as a quoted shell preamble (lists as bash arrays). */
+  values: Record<string, ScriptValue>;
   stdin?: string;
   drift?: string;
   /**
@@ -86,7 +86,8 @@ export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" |
   const observed = news.observedFile;
   if (!observed) return undefined;
   if (observed.sha256 === null) return `${observed.path} was deleted on the host`;
-  const content = news.values?.[observed.value] ?? "";
+  const written = news.values?.[observed.value];
+  const content = typeof written === "string" ? written : "";
   const expected = createHash("sha256").update(content, "utf8").digest("hex");
   if (observed.sha256 === expected) return undefined;
   if (observed.text === undefined) return `${observed.path} was edited on the host`;
@@ -101,14 +102,14 @@ async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string>
   const body = phase === "update" ? props.update ?? props.create : phase === "delete" ? props.delete : props.create;
   if (!body) return "";
   const stdout = await runScript(props, body, phase, props.values ?? {}, phase === "delete" ? undefined : props.stdin);
-  const token = props.confirm && phase !== "delete" ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
+  const token = props.confirm ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
   if (!token || !props.confirm) return stdout;
   const confirmed = await runScript(props, props.confirm, "confirm", { ...props.values, CONFIRM_TOKEN: token });
   return `${stdout}\n${confirmed}`;
 }
 
 async function runScript(
-  props: RemoteScriptProps, body: string, phase: string, values: Record<string, string>, stdin?: string,
+  props: RemoteScriptProps, body: string, phase: string, values: Record<string, ScriptValue>, stdin?: string,
 ): Promise<string> {
   const reporter = progressReporter(props.description);
   const result = await runRemoteScript(props.connection, scriptWithArgs(body, values), {
@@ -116,7 +117,7 @@ async function runScript(
     onStderrLine: reporter.line,
   });
   reporter.flush();
-  if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && (phase === "create" || phase === "update")) {
+  if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && phase !== "confirm") {
     throw new Error(
       `${props.description} (${phase}): the SSH connection to ${props.connection.host} was lost while the change was ` +
         "being applied; it is not confirmed, so the host rolls itself back when the confirmation timeout ends. " +
