@@ -12,6 +12,7 @@ import { NixosApply, VerificationCheck } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
 import { ConfigError } from "./lib/config";
 import { refuse } from "./lib/refusal";
+import { rebuildEffects } from "./lib/rebuildMode";
 import { readStack } from "./lib/stack";
 import { IN_SYNC, migrationDrift, mountsDrift, preflightProblems, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts, lookAtHost } from "./lib/hostFacts";
@@ -126,7 +127,8 @@ export = async () => {
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: immichUnits },
-    drift: nixos.mode === "switch" || nixos.mode === "test" ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
+    // Live mounts are the running system's business only when the mode activates.
+    drift: rebuildEffects(nixos.mode).activates ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
 
   // The External Library goes through Immich's API, so it waits for the applied (and verified) system.

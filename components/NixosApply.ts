@@ -1,14 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RebuildMode } from "../lib/config";
 import { nixExpr, renderModule } from "../lib/nix";
+import { rebuildEffects, RebuildMode } from "../lib/rebuildMode";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
 import { GENERATED_MARKER, loadScript, engineInputs } from "./scripts";
 
-const APPLY = loadScript("nixos-apply.sh");
-const JOB = loadScript("nixos-apply-job.sh");
-const CHECKS = loadScript("verify-checks.sh");
-const CONFIRM = loadScript("nixos-apply-confirm.sh");
-const REMOVE = loadScript("nixos-apply-remove.sh");
+/** The host-side apply program (start, remove, job, confirm), with the verification checks' functions. */
+const APPLY_PROGRAM = loadScript("nixos-apply.sh", "verify-checks.sh");
+const run = (subcommand: "start" | "remove" | "confirm") => `${APPLY_PROGRAM}\nmain ${subcommand}\n`;
 
 /** One verification check run on the host after activation (see components/scripts/verify-checks.sh). */
 export type VerificationCheck =
@@ -29,7 +27,7 @@ export interface NixosApplyArgs {
   moduleDigests: pulumi.Input<string>[];
   /** Paths inside configRepo that the program changes (committed and rolled back together). */
   ownedPaths: string[];
-  /** switch: activate, verify, confirm, then make it the boot default. test: no boot default. boot: next reboot. dry-activate: plan only. */
+  /** What the rebuild does: see lib/rebuildMode.ts. */
   mode: RebuildMode;
   checks: VerificationCheck[];
   /** Seconds the host waits for the deployer's confirmation before rolling itself back. */
@@ -59,7 +57,9 @@ export interface VerificationResult {
 /**
  * `nixos-rebuild` for the generated modules, with verification and rollback: commit, plan (dry-activate),
  * activate in a detached job, verify, confirm over a new connection, then make it the boot default. Any
- * failure returns the host to the previous system and the repo to the previous commit, checked.
+ * failure returns the host to the previous system and the repo to the previous commit, checked. Destroy
+ * takes the same path: the modules go, and the removal is activated, verified (the mounts are gone) and
+ * confirmed, or rolled back.
  */
 export class NixosApply extends pulumi.ComponentResource {
   /** The verification checks of the last successful apply. */
@@ -79,9 +79,9 @@ export class NixosApply extends pulumi.ComponentResource {
         connection: args.connection,
         // The connection holds the private key, so anything derived from it is secret: unwrap the host name.
         description: pulumi.unsecret(pulumi.output(args.connection).apply((c) => `nixos-rebuild ${args.mode} on ${c.host}`)),
-        create: APPLY,
-        confirm: CONFIRM,
-        delete: REMOVE,
+        create: run("start"),
+        confirm: run("confirm"),
+        delete: run("remove"),
         values: {
           REPO: args.configRepo,
           GENERATED_DIR: args.generatedDir,
@@ -90,8 +90,8 @@ export class NixosApply extends pulumi.ComponentResource {
           DEFAULT_MODULE: defaultModule(args.generatedDir, args.moduleFiles),
           EMPTY_MODULE: defaultModule(args.generatedDir, []),
           OWNED_PATHS: args.ownedPaths.join("\n"),
-          MODE: args.mode,
-          CHECKS: checkLines(args.checks),
+          ...effectValues(args.mode),
+          ...checkArrays(args.checks),
           STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
           CONFIRM_TIMEOUT: String(args.confirmTimeoutSeconds),
           VERIFY_TIMEOUT: String(args.verifyTimeoutSeconds ?? 180),
@@ -103,8 +103,6 @@ export class NixosApply extends pulumi.ComponentResource {
           DATA_COPY: args.dataPath ? `subvolume ${args.dataPath.subvolume} on ${args.dataPath.mediasLabel}` : "",
           DATA_UNITS: (args.dataPath?.units ?? []).join(" "),
           MARKER: GENERATED_MARKER,
-          CHECKS_SCRIPT: CHECKS,
-          JOB_SCRIPT: JOB,
         },
         drift: args.drift,
       },
@@ -130,25 +128,30 @@ export function defaultModule(generatedDir: string, moduleFiles: string[]): stri
   });
 }
 
-export function checkLines(checks: VerificationCheck[]): string {
-  const line = (fields: string[]) => {
-    for (const field of fields) {
-      if (/[\t\n]/.test(field)) throw new Error(`verification check field ${JSON.stringify(field)} contains a tab or newline`);
+/** The rebuild mode's effects as the apply program reads them. */
+export function effectValues(mode: RebuildMode): { ACTIVATE: string; BOOT_DEFAULT: string } {
+  const effects = rebuildEffects(mode);
+  return { ACTIVATE: effects.activates ? "yes" : "no", BOOT_DEFAULT: effects.bootDefault };
+}
+
+/** The checks as the apply program reads them: four lists of the same length, one check per index. */
+export function checkArrays(checks: VerificationCheck[]): Record<"CHECK_KIND" | "CHECK_TARGET" | "CHECK_ARG" | "CHECK_ARG2", string[]> {
+  const rows = checks.map((c): [string, string, string, string] => {
+    switch (c.kind) {
+      case "mount": return ["mount", c.mountPoint, c.options.join(","), ""];
+      case "owner":
+      case "secret": return [c.kind, c.path, c.owner, c.mode];
+      case "readable-by": return ["readable-by", c.path, c.user, ""];
+      case "unit": return ["unit", c.unit, "", ""];
+      case "http": return ["http", c.url, c.expect, c.hostHeader ?? ""];
     }
-    return fields.join("\t");
+  });
+  return {
+    CHECK_KIND: rows.map((r) => r[0]),
+    CHECK_TARGET: rows.map((r) => r[1]),
+    CHECK_ARG: rows.map((r) => r[2]),
+    CHECK_ARG2: rows.map((r) => r[3]),
   };
-  return checks
-    .map((c) => {
-      switch (c.kind) {
-        case "mount": return line(["mount", c.mountPoint, c.options.join(",")]);
-        case "owner":
-        case "secret": return line([c.kind, c.path, c.owner, c.mode]);
-        case "readable-by": return line(["readable-by", c.path, c.user]);
-        case "unit": return line(["unit", c.unit]);
-        case "http": return line(["http", c.url, c.expect, ...(c.hostHeader ? [c.hostHeader] : [])]);
-      }
-    })
-    .join("\n");
 }
 
 export function parseReport(stdout: string): VerificationResult[] {

@@ -5,11 +5,13 @@ const SHARED_FUNCTIONS = readFileSync(join(__dirname, "scripts", "lib.sh"), "utf
 
 /**
  * A script from components/scripts/, read once when the component module loads, with the shared
- * functions of scripts/lib.sh placed after its `set -euo pipefail` line.
+ * functions of scripts/lib.sh (and of the function files named in `libraries`, e.g. verify-checks.sh)
+ * placed after its `set -euo pipefail` line.
  */
-export function loadScript(name: string): string {
-  const text = readFileSync(join(__dirname, "scripts", name), "utf8");
-  return text.replace(/^set -[a-z]*e[a-z]* pipefail\n/m, (line) => `${line}${SHARED_FUNCTIONS}`);
+export function loadScript(name: string, ...libraries: string[]): string {
+  const read = (file: string) => readFileSync(join(__dirname, "scripts", file), "utf8");
+  const functions = [SHARED_FUNCTIONS, ...libraries.map(read)].join("");
+  return read(name).replace(/^set -[a-z]*e[a-z]* pipefail\n/m, (line) => `${line}${functions}`);
 }
 
 /** First line of every file the program writes into the config repo; scripts use it to recognise ours. */

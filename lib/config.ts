@@ -1,5 +1,6 @@
 import { posix } from "path";
 import { z } from "zod";
+import { rebuildModes } from "./rebuildMode";
 
 // The stack configuration (`Pulumi.<stack>.yaml`), validated once, before any resource exists. Every rule
 // carries its fix, and messages name the key in backticks, as `pulumi config set --path` spells it.
@@ -143,8 +144,6 @@ export const picturesSchema = z.strictObject({
   mountPoint: absolutePath.default("/media/immich"),
 });
 
-export const rebuildModes = ["switch", "test", "boot", "dry-activate"] as const;
-export type RebuildMode = (typeof rebuildModes)[number];
 
 export const nixosSchema = z.strictObject({
   configRepo: absolutePath.default("/etc/nixos"),

@@ -80,22 +80,34 @@ const SHEBANG = /^#!/;
 const COMMENT_OR_BLANK = /^\s*(#.*)?$/;
 const SET_OPTIONS = /^\s*set\s+[-+]/;
 
+/** A script input: one string, or a list that reaches bash as an array (`NAME=('a' 'b')`). */
+export type ScriptValue = string | readonly string[];
+
 /**
  * Returns `script` with a preamble of `NAME='value'` lines (names sorted, values quoted by
- * {@link shellQuote}), so the script can run as `bash -s` (script on stdin) or `bash -c` and reads its
- * inputs only from these plain, unexported shell variables.
+ * {@link shellQuote}; lists as bash arrays `NAME=('a' 'b')`, so a list's elements may hold any byte but
+ * NUL), so the script can run as `bash -s` (script on stdin) or `bash -c` and reads its inputs only from
+ * these plain, unexported shell variables. Scripts that take a list run under bash.
  *
  * The preamble goes after the shebang line (if any) and, when the first command after the leading
  * comments is a `set -…` line (`set -euo pipefail`), after that line; otherwise directly after the
  * shebang. With no variables the script is returned unchanged.
  */
-export function scriptWithArgs(script: string, vars: Readonly<Record<string, string>>): string {
+export function scriptWithArgs(script: string, vars: Readonly<Record<string, ScriptValue>>): string {
   const names = Object.keys(vars).sort();
   for (const name of names) assertScriptVariableName(name);
   const preamble = names.map((name) => {
     const value = vars[name];
+    if (Array.isArray(value)) {
+      for (const element of value) {
+        if (typeof element !== "string") {
+          throw new Error(`scriptWithArgs: every element of list "${name}" must be a string (got ${typeof element}): convert it first.`);
+        }
+      }
+      return `${name}=(${value.map(shellQuote).join(" ")})\n`;
+    }
     if (typeof value !== "string") {
-      throw new Error(`scriptWithArgs: variable "${name}" must be a string (got ${typeof value}): convert it first.`);
+      throw new Error(`scriptWithArgs: variable "${name}" must be a string or a list of strings (got ${typeof value}): convert it first.`);
     }
     return `${name}=${shellQuote(value)}\n`;
   });

@@ -28,14 +28,14 @@ export interface RemoteScriptArgs {
   /** Run when inputs change or drift is found. Default: `create`. */
   update?: pulumi.Input<string>;
   /**
-   * Second step: when create/update prints `confirm-token: <token>`, this runs over a NEW connection with
-   * CONFIRM_TOKEN among its values. Used by the apply step's confirmation ("magic rollback").
+   * Second step: when create/update/delete prints `confirm-token: <token>`, this runs over a NEW
+   * connection with CONFIRM_TOKEN among its values. Used by the apply step's confirmation ("magic rollback").
    */
   confirm?: pulumi.Input<string>;
   /** Run on destroy or removal. Default: nothing. */
   delete?: pulumi.Input<string>;
-  /** Values for the scripts, given to them as a quoted shell preamble (never spliced into the text). */
-  values?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Values for the scripts, given to them as a quoted shell preamble (never spliced into the text); lists become bash arrays. */
+  values?: pulumi.Input<Record<string, pulumi.Input<string> | pulumi.Input<string[]>>>;
   /** Secret bytes for the script's standard input: never in a command line, argv or environment. */
   stdin?: pulumi.Input<string>;
   /** "in-sync", or why the host no longer matches what the last `up` left: then the script runs again. */

@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import { lineDiff } from "./lineDiff";
 import { NixModuleJson, renderModuleJson } from "../lib/nix";
-import { scriptWithArgs } from "../lib/shell";
+import { ScriptValue, scriptWithArgs } from "../lib/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
 import { sharedControlPath } from "../lib/sshMaster";
 
@@ -25,12 +25,12 @@ export interface RemoteScriptProps {
   update?: string;
   delete?: string;
   /**
-   * Second step of a two-step script: when create/update prints `confirm-token: <token>`, this script runs
-   * over a NEW connection with CONFIRM_TOKEN set (proof the host is still reachable after the change).
+   * Second step of a two-step script: when create/update/delete prints `confirm-token: <token>`, this
+   * script runs over a NEW connection with CONFIRM_TOKEN set (proof the host is still reachable after the change).
    */
   confirm?: string;
-  /** Values for the scripts, given to them as a quoted shell preamble. */
-  values: Record<string, string>;
+  /** Values for the scripts, given to them as a quoted shell preamble (lists as bash arrays). */
+  values: Record<string, ScriptValue>;
   /** Rendered into the value `module.value` just before a script runs (see {@link moduleText}). */
   module?: ScriptModule;
   stdin?: string;
@@ -121,7 +121,7 @@ export function moduleText(props: Pick<RemoteScriptProps, "module">): string | u
 }
 
 /** The values a script gets: the declared ones and the rendered module. */
-export function scriptValues(props: Pick<RemoteScriptProps, "values" | "module">): Record<string, string> {
+export function scriptValues(props: Pick<RemoteScriptProps, "values" | "module">): Record<string, ScriptValue> {
   const values = props.values ?? {};
   const text = moduleText(props);
   return props.module && text !== undefined ? { ...values, [props.module.value]: text } : values;
@@ -143,14 +143,14 @@ async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string>
   if (!body) return "";
   const values = scriptValues(props);
   const stdout = await runScript(props, body, phase, values, phase === "delete" ? undefined : props.stdin);
-  const token = props.confirm && phase !== "delete" ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
+  const token = props.confirm ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
   if (!token || !props.confirm) return stdout;
   const confirmed = await runScript(props, props.confirm, "confirm", { ...values, CONFIRM_TOKEN: token });
   return `${stdout}\n${confirmed}`;
 }
 
 async function runScript(
-  props: RemoteScriptProps, body: string, phase: string, values: Record<string, string>, stdin?: string,
+  props: RemoteScriptProps, body: string, phase: string, values: Record<string, ScriptValue>, stdin?: string,
 ): Promise<string> {
   const reporter = progressReporter(props.description);
   const result = await runRemoteScript(props.connection, scriptWithArgs(body, values), {
@@ -161,7 +161,7 @@ async function runScript(
     controlPath: phase === "confirm" ? undefined : sharedControlPath(props.connection),
   });
   reporter.flush();
-  if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && (phase === "create" || phase === "update")) {
+  if (result.code === SSH_FAILURE_EXIT_CODE && props.confirm && phase !== "confirm") {
     throw new Error(
       `${props.description} (${phase}): the SSH connection to ${props.connection.host} was lost while the change was ` +
         "being applied; it is not confirmed, so the host rolls itself back when the confirmation timeout ends. " +

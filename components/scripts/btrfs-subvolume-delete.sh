@@ -13,10 +13,8 @@ if [ -z "$device" ] || [ ! -b "$device" ]; then
   echo "no change: no filesystem labelled $MEDIAS_LABEL, nothing to delete"
   exit 0
 fi
-top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
-cleanup() { umount "$top" 2>/dev/null || true; rmdir "$top" 2>/dev/null || true; }
-trap cleanup EXIT
-mount -t btrfs -o subvolid=5 "$device" "$top"
+top=$(mount_top_level "$device")
+trap 'unmount_top_level "$top"' EXIT
 if ! btrfs subvolume show "$top/$SUBVOLUME" >/dev/null 2>&1; then
   echo "no change: subvolume $SUBVOLUME does not exist"
   exit 0

@@ -17,10 +17,8 @@ if [ "$fstype" != "btrfs" ]; then
   exit 1
 fi
 
-top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
-cleanup() { umount "$top" 2>/dev/null || true; rmdir "$top" 2>/dev/null || true; }
-trap cleanup EXIT
-mount -t btrfs -o subvolid=5 "$device" "$top"
+top=$(mount_top_level "$device")
+trap 'unmount_top_level "$top"' EXIT
 
 path="$top/$SUBVOLUME"
 if btrfs subvolume show "$path" >/dev/null 2>&1; then

@@ -6,12 +6,6 @@
 set -euo pipefail
 export LC_ALL=C
 
-json_string() {
-  local s=$1
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  printf '"%s"' "$s"
-}
-json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }
 tool_version() {
   local out
   if command -v "$1" >/dev/null 2>&1; then out=$("$@" 2>&1 || true); printf '%s' "${out%%$'\n'*}"; fi

@@ -16,3 +16,43 @@ git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.
 # property, inherited by every new file and folder there: not part of the data, so neither copied nor
 # compared.
 RSYNC_MIRROR=(-aHAX --numeric-ids --delete --sparse --filter='-x btrfs.compression')
+
+# git commit in $REPO as the repo's own user, or as skylab-immich where none is configured; in turn with
+# other scripts committing there.
+git_commit() {
+  local identity=()
+  git -C "$REPO" config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
+  flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "${identity[@]}" commit "$@"
+}
+
+# nixos-rebuild's arguments for the config repo $REPO, in REBUILD_ARGS: a flake, a checkout elsewhere
+# than /etc/nixos, or nothing.
+rebuild_arguments() {
+  REBUILD_ARGS=()
+  if [ -f "$REPO/flake.nix" ]; then
+    REBUILD_ARGS+=(--flake "$REPO")
+  elif [ "$REPO" != /etc/nixos ]; then
+    REBUILD_ARGS+=(-I "nixos-config=$REPO/configuration.nix")
+  fi
+}
+
+# Mounts the top level (subvolid=5) of the BTRFS filesystem on device $1 at a new folder under /run and
+# prints the folder; $2 adds mount options (e.g. ro). Unmount it with unmount_top_level.
+mount_top_level() {
+  local top
+  top=$(mktemp -d /run/skylab-immich-top.XXXXXX) || return 1
+  if ! mount -t btrfs -o "${2:+$2,}subvolid=5" "$1" "$top"; then
+    rmdir "$top"
+    return 1
+  fi
+  printf '%s\n' "$top"
+}
+unmount_top_level() { umount "$1" 2>/dev/null || true; rmdir "$1" 2>/dev/null || true; }
+
+# A JSON string holding $1; json_or_null: null for an empty $1.
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
+json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }

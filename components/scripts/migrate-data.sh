@@ -47,15 +47,15 @@ if ! flock -n 8; then
 fi
 echo "$$" >"$STATE_DIR/migration.pid"
 
-top=$(mktemp -d /run/skylab-immich-top.XXXXXX)
+top=""
+errors=$(mktemp /run/skylab-immich-rsync.XXXXXX)
 stopped=()
 # However this ends (done, failed, killed, the deployer's connection gone), Immich runs again on the data
 # it had. Writing to a closed connection ends the script (SIGPIPE, handled) but not the cleanup.
 cleanup() {
   trap '' PIPE
-  umount "$top" 2>/dev/null || true
-  rmdir "$top" 2>/dev/null || true
-  rm -f "$top.rsync-errors"
+  [ -z "$top" ] || unmount_top_level "$top"
+  rm -f "$errors"
   for unit in "${stopped[@]}"; do
     if systemctl start "$unit" 2>/dev/null; then echo "started $unit again on $SOURCE" >&2 || true; fi
   done
@@ -76,7 +76,7 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   done
 fi
 
-mount -t btrfs -o subvolid=5 "$device" "$top"
+top=$(mount_top_level "$device")
 target="$top/$SUBVOLUME"
 if ! btrfs subvolume show "$target" >/dev/null 2>&1; then
   echo "subvolume $SUBVOLUME does not exist on $MEDIAS_LABEL" >&2
@@ -97,17 +97,17 @@ echo "copying $files entries ($bytes bytes) from $from to $SUBVOLUME"
 rc=0
 exec 3>&2
 (
-  rsync "${RSYNC_MIRROR[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" 2>"$top.rsync-errors" \
+  rsync "${RSYNC_MIRROR[@]}" --info=progress2 --no-inc-recursive "$from/" "$target/" 2>"$errors" \
     | tr '\r' '\n' | tr -s ' ' | sed -un 's/^ *\(.*[^ ].*\)$/progress: copying: \1/p' >&3
 ) 2>/dev/null || rc=$?
 if [ "$rc" -ne 0 ]; then
-  errors=$(tail -n 5 "$top.rsync-errors" 2>/dev/null || true)
+  said=$(tail -n 5 "$errors" 2>/dev/null || true)
   free=$(df -B1 --output=avail "$top" | tail -n1 | tr -d ' ')
-  if grep -q 'No space left on device' "$top.rsync-errors" || [ "$free" -lt 1048576 ]; then
+  if grep -q 'No space left on device' "$errors" || [ "$free" -lt 1048576 ]; then
     echo "$MEDIAS_LABEL is full: the copy of $from stopped with $free bytes free ($bytes bytes to copy); nothing was moved: $from still holds the data, and Immich runs on it again. Free space on $MEDIAS_LABEL, then run up again: the copy continues where it stopped" >&2
   else
     printf 'the copy of %s to %s failed (rsync exit %s); nothing was moved: %s still holds the data. rsync said:\n%s\n' \
-      "$from" "$SUBVOLUME" "$rc" "$from" "$errors" >&2
+      "$from" "$SUBVOLUME" "$rc" "$from" "$said" >&2
   fi
   exit 1
 fi

@@ -1,153 +1,422 @@
 #!/usr/bin/env bash
-# Applies the generated modules: stage and commit them in the config repo, show the dry-activate plan,
-# then start the detached activation job and follow it until it waits for the deployer's confirmation
-# (printed as `confirm-token: ...`) or has rolled the host back (exit 1 with what failed).
-# Inputs: REPO GENERATED_DIR MODULE_FILES DEFAULT_MODULE OWNED_PATHS MODE CHECKS STATE_DIR
-#         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT MARKER CHECKS_SCRIPT JOB_SCRIPT
-#         DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS (the migrated data
-#         path; empty: none)
+# The apply program: one host-side program with subcommands, as deploy-rs' `activate` is.
+#   main start    stage and commit the generated modules, show the dry-activate plan, start the detached
+#                 activation job and follow it until it waits for the deployer's confirmation (printed as
+#                 `confirm-token: ...`) or has rolled the host back (exit 1 with what failed)
+#   main remove   the same for destroy: the generated modules go (default.nix stays, importing nothing),
+#                 then the same verified, confirmed activation with rollback
+#   main job      the activation job itself (start writes it, with these values and functions, to a file
+#                 that a transient systemd unit runs): activate, verify, wait for the confirmation, make
+#                 it the boot default, or roll back
+#   main confirm  over a NEW connection: the deployer can still reach the host; then wait for the job
+# Values: REPO GENERATED_DIR MODULE_FILES DEFAULT_MODULE EMPTY_MODULE OWNED_PATHS MARKER STATE_DIR
+#         ACTIVATE BOOT_DEFAULT (what the rebuild mode means, decided in lib/rebuildMode.ts)
+#         CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 (arrays: the verification checks)
+#         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT
+#         DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS (the migrated data path;
+#         empty: none); confirm also gets CONFIRM_TOKEN
 set -euo pipefail
 export LC_ALL=C
 
 die() { printf '%s\n' "$*" >&2; exit 1; }
-git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || die "$REPO is not a git repository: check \`nixos.configRepo\`"
-cd "$REPO"
 
-REBUILD_ARGS=()
-if [ -f "$REPO/flake.nix" ]; then
-  REBUILD_ARGS+=(--flake "$REPO")
-elif [ "$REPO" != /etc/nixos ]; then
-  REBUILD_ARGS+=(-I "nixos-config=$REPO/configuration.nix")
-fi
+# ------------------------------------------------------------------------------------------ start, remove
 
-mapfile -t owned < <(printf '%s\n' "$OWNED_PATHS" | sed '/^$/d')
-excludes=()
-for path in "${owned[@]}"; do excludes+=(":(exclude)$path"); done
-foreign=$(git status --porcelain -- . "${excludes[@]}")
-if [ -n "$foreign" ]; then
-  die "$REPO has uncommitted changes outside the files skylab-immich owns:
+refuse_foreign_changes() {
+  local path foreign excludes=()
+  for path in "${OWNED[@]}"; do excludes+=(":(exclude)$path"); done
+  foreign=$(git status --porcelain -- . "${excludes[@]}")
+  if [ -n "$foreign" ]; then
+    die "$REPO has uncommitted changes outside the files skylab-immich owns:
 $foreign
 commit or stash them first (a rollback returns the repo to its previous commit, and must not take your work with it)"
-fi
-
-# The generated folder holds exactly the listed modules plus default.nix, which imports them.
-generated="$REPO/$GENERATED_DIR"
-mkdir -p "$generated"
-for file in "$generated"/*.nix; do
-  [ -e "$file" ] || continue
-  relative=${file#"$REPO/"}
-  [ "$(basename "$file")" = default.nix ] && continue
-  if ! grep -qxF -- "$relative" <<<"$MODULE_FILES" && head -n1 "$file" | grep -qF -- "$MARKER"; then
-    rm -f "$file"
-    echo "removed $relative: no component declares it any more"
   fi
-done
-if [ "$(cat "$generated/default.nix" 2>/dev/null; echo x)" != "${DEFAULT_MODULE}x" ]; then
-  printf '%s' "$DEFAULT_MODULE" >"$generated/default.nix.tmp"
-  mv -f "$generated/default.nix.tmp" "$generated/default.nix"
-fi
+}
 
-prev_commit=$(git rev-parse HEAD)
-git add -A -- "${owned[@]}"
-if git diff --cached --quiet; then
-  echo "config repo: nothing new to commit (HEAD ${prev_commit:0:12})"
-else
-  identity=()
-  git config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
-  git "${identity[@]}" commit -q -m "skylab-immich: converge generated modules" -- "${owned[@]}"
-  echo "config repo: committed $(git rev-parse --short=12 HEAD) (previous ${prev_commit:0:12})"
-fi
-prev_system=$(readlink -f /run/current-system 2>/dev/null || true)
-echo "active system before: ${prev_system:-none}"
+# The generated folder holds exactly the listed modules plus default.nix ($1), which imports them.
+write_generated_folder() {
+  local default_module=$1 modules=$2 generated="$REPO/$GENERATED_DIR" file relative
+  mkdir -p "$generated"
+  for file in "$generated"/*.nix; do
+    [ -e "$file" ] || continue
+    relative=${file#"$REPO/"}
+    [ "$(basename "$file")" = default.nix ] && continue
+    if ! grep -qxF -- "$relative" <<<"$modules" && head -n1 "$file" | grep -qF -- "$MARKER"; then
+      rm -f "$file"
+      echo "removed $relative: no component declares it any more"
+    fi
+  done
+  if [ "$(cat "$generated/default.nix" 2>/dev/null; echo x)" != "${default_module}x" ]; then
+    printf '%s' "$default_module" >"$generated/default.nix.tmp"
+    mv -f "$generated/default.nix.tmp" "$generated/default.nix"
+  fi
+}
 
-echo "plan (nixos-rebuild dry-activate):"
-if ! plan=$(nixos-rebuild dry-activate "${REBUILD_ARGS[@]}" 2>&1); then
-  printf '%s\n' "$plan" | sed 's/^/  /' >&2
-  git reset -q --hard "$prev_commit"
-  die "the configuration does not evaluate (see above); $REPO is back on commit ${prev_commit:0:12} and the host is unchanged"
-fi
-printf '%s\n' "$plan" | sed 's/^/  /'
-printf '%s\n' "$plan" | sed 's/^/progress: plan: /' >&2
+commit_owned() {
+  local message=$1
+  git add -A -- "${OWNED[@]}"
+  if git diff --cached --quiet; then
+    echo "config repo: nothing new to commit (HEAD ${PREV_COMMIT:0:12})"
+  else
+    git_commit -q -m "$message" -- "${OWNED[@]}"
+    echo "config repo: committed $(git rev-parse --short=12 HEAD) (previous ${PREV_COMMIT:0:12})"
+  fi
+}
 
-if [ "$MODE" = dry-activate ]; then
-  echo "mode dry-activate: nothing activated"
-  exit 0
-fi
-if [ "$MODE" = boot ]; then
-  nixos-rebuild boot "${REBUILD_ARGS[@]}"
-  echo "mode boot: the new configuration is the boot default; it becomes active at the next reboot"
-  exit 0
-fi
+# Shows the dry-activate plan; a configuration that does not evaluate puts the repo back and fails.
+show_plan() {
+  local plan
+  echo "plan (nixos-rebuild dry-activate):"
+  if ! plan=$(nixos-rebuild dry-activate "${REBUILD_ARGS[@]}" 2>&1); then
+    printf '%s\n' "$plan" | sed 's/^/  /' >&2
+    git reset -q --hard "$PREV_COMMIT"
+    die "the configuration does not evaluate (see above); $REPO is back on commit ${PREV_COMMIT:0:12} and the host is unchanged"
+  fi
+  printf '%s\n' "$plan" | sed 's/^/  /'
+  printf '%s\n' "$plan" | sed 's/^/progress: plan: /' >&2
+}
 
-run_dir="$STATE_DIR/apply"
-mkdir -p "$run_dir"
-chmod 0700 "$STATE_DIR" "$run_dir"
-token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-job="$run_dir/job-$token.sh"
-{
-  echo '#!/usr/bin/env bash'
-  # A transient unit does not inherit this session's environment; on NixOS its PATH is a minimal one
-  # without nixos-rebuild, git or findmnt. The job gets this session's PATH, NixOS' system paths first.
-  JOB_PATH="/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:$PATH"
-  RUN_DIR=$run_dir TOKEN=$token PREV_COMMIT=$prev_commit PREV_SYSTEM=$prev_system
-  MIGRATION_MARKER=$STATE_DIR/migration.done
-  declare -p REPO MODE CHECKS CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM \
-    REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER \
-    RSYNC_MIRROR
-  declare -f medias_device
-  printf '%s\n' "$CHECKS_SCRIPT" "$JOB_SCRIPT"
-} >"$job"
-echo starting >"$run_dir/status-$token"
-: >"$run_dir/log-$token"
-job_unit="skylab-immich-apply-$token.service"
-if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
-  systemd-run --quiet --collect --unit "$job_unit" "$(command -v bash)" "$job"
-  echo "activation job $token started as transient unit $job_unit (detached: it finishes, or rolls back, even if this connection drops)"
-else
-  setsid -f bash "$job" </dev/null >/dev/null 2>&1
-  job_unit=""
-  echo "activation job $token started (detached: it finishes, or rolls back, even if this connection drops)"
-fi
+# Writes the job file: this program's values and functions, then `main job`.
+write_job() {
+  local job=$1
+  {
+    echo '#!/usr/bin/env bash'
+    declare -p REPO CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT \
+      ACTIVATE BOOT_DEFAULT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT \
+      DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER RSYNC_MIRROR
+    declare -f
+    echo 'main job "$@"'
+  } >"$job"
+}
 
 # Is the job still running? Under systemd its unit says so; a job that died (killed, out of memory)
 # before it wrote a final status would otherwise be waited for forever.
 job_alive() {
-  if [ -n "$job_unit" ]; then
-    case $(systemctl is-active "$job_unit" 2>/dev/null) in active|activating|deactivating|reloading) return 0 ;; *) return 1 ;; esac
+  if [ -n "$JOB_UNIT" ]; then
+    case $(systemctl is-active "$JOB_UNIT" 2>/dev/null) in active|activating|deactivating|reloading) return 0 ;; *) return 1 ;; esac
   fi
-  pgrep -f -- "$job" >/dev/null 2>&1
+  pgrep -f -- "$JOB" >/dev/null 2>&1
 }
 
-# Follow the job's log until it waits for confirmation or has ended, within a deadline: activation,
-# verification and the rollback each have their own, plus a margin.
-follow_deadline=$((SECONDS + ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))
-shown=0
-while :; do
-  status=$(cat "$run_dir/status-$token")
-  total=$(wc -l <"$run_dir/log-$token")
-  if [ "$total" -gt "$shown" ]; then
-    tail -n +"$((shown + 1))" "$run_dir/log-$token" | head -n "$((total - shown))" | while IFS= read -r line; do
-      printf '%s\n' "$line"
-      printf 'progress: %s\n' "$line" >&2
+# Starts the detached job and follows its log until it waits for confirmation or has ended, within a
+# deadline: activation, verification and the rollback each have their own, plus a margin.
+start_and_follow_job() {
+  local status total shown=0 follow_deadline
+  RUN_DIR="$STATE_DIR/apply"
+  mkdir -p "$RUN_DIR"
+  chmod 0700 "$STATE_DIR" "$RUN_DIR"
+  TOKEN=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+  JOB="$RUN_DIR/job-$TOKEN.sh"
+  # A transient unit does not inherit this session's environment; on NixOS its PATH is a minimal one
+  # without nixos-rebuild, git or findmnt. The job gets this session's PATH, NixOS' system paths first.
+  JOB_PATH="/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:$PATH"
+  MIGRATION_MARKER=$STATE_DIR/migration.done
+  write_job "$JOB"
+  echo starting >"$RUN_DIR/status-$TOKEN"
+  : >"$RUN_DIR/log-$TOKEN"
+  JOB_UNIT="skylab-immich-apply-$TOKEN.service"
+  if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+    systemd-run --quiet --collect --unit "$JOB_UNIT" "$(command -v bash)" "$JOB"
+    echo "activation job $TOKEN started as transient unit $JOB_UNIT (detached: it finishes, or rolls back, even if this connection drops)"
+  else
+    setsid -f bash "$JOB" </dev/null >/dev/null 2>&1
+    JOB_UNIT=""
+    echo "activation job $TOKEN started (detached: it finishes, or rolls back, even if this connection drops)"
+  fi
+  follow_deadline=$((SECONDS + ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))
+  while :; do
+    status=$(cat "$RUN_DIR/status-$TOKEN")
+    total=$(wc -l <"$RUN_DIR/log-$TOKEN")
+    if [ "$total" -gt "$shown" ]; then
+      tail -n +"$((shown + 1))" "$RUN_DIR/log-$TOKEN" | head -n "$((total - shown))" | while IFS= read -r line; do
+        printf '%s\n' "$line"
+        printf 'progress: %s\n' "$line" >&2
+      done
+      shown=$total
+    fi
+    case $status in
+      awaiting-confirmation) echo "confirm-token: $TOKEN"; exit 0 ;;
+      rolled-back|rollback-failed|done) break ;;
+    esac
+    if ! job_alive; then
+      status=$(cat "$RUN_DIR/status-$TOKEN")
+      case $status in awaiting-confirmation|rolled-back|rollback-failed|done) continue ;; esac
+      echo "the activation job died while $status (its unit ${JOB_UNIT:-process} is gone): rolling back from this session" >&2
+      bash "$JOB" --rollback "the activation job died while $status (unit ${JOB_UNIT:-none} killed?)" || true
+      status=$(cat "$RUN_DIR/status-$TOKEN")
+      break
+    fi
+    if [ "$SECONDS" -ge "$follow_deadline" ]; then
+      die "the activation job $TOKEN (${JOB_UNIT:-detached}) has not finished after $((ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))s (\`nixos.activationTimeoutSeconds\` and \`nixos.verifyTimeoutSeconds\`); it is still $status: see $RUN_DIR/log-$TOKEN on the host"
+    fi
+    sleep 0.2
+  done
+  tail -n +"$((shown + 1))" "$RUN_DIR/log-$TOKEN" >&2 || true
+  die "$(cat "$RUN_DIR/result-$TOKEN" 2>/dev/null || echo "activation job ended with status $status")"
+}
+
+# start and remove: the same steps from "commit" on, with another folder content and other checks.
+converge() {
+  local default_module=$1 modules=$2 message=$3
+  git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || die "$REPO is not a git repository: check \`nixos.configRepo\`"
+  cd "$REPO"
+  rebuild_arguments
+  mapfile -t OWNED < <(printf '%s\n' "$OWNED_PATHS" | sed '/^$/d')
+  refuse_foreign_changes
+  write_generated_folder "$default_module" "$modules"
+  PREV_COMMIT=$(git rev-parse HEAD)
+  commit_owned "$message"
+  PREV_SYSTEM=$(readlink -f /run/current-system 2>/dev/null || true)
+  echo "active system before: ${PREV_SYSTEM:-none}"
+  show_plan
+  if [ "$ACTIVATE" = no ]; then
+    if [ "$BOOT_DEFAULT" = now ]; then
+      nixos-rebuild boot "${REBUILD_ARGS[@]}"
+      echo "mode boot: the new configuration is the boot default; it becomes active at the next reboot"
+    else
+      echo "mode dry-activate: nothing activated"
+    fi
+    exit 0
+  fi
+  start_and_follow_job
+}
+
+# ------------------------------------------------------------------------------------------------ job
+
+set_status() {
+  printf '%s\n' "$1" >"$RUN_DIR/status-$TOKEN.tmp"
+  mv -f "$RUN_DIR/status-$TOKEN.tmp" "$RUN_DIR/status-$TOKEN"
+}
+say() { printf '[%s] %s\n' "$(date -u +%T)" "$*"; }
+
+# The data path is part of the last good state. The migration copied the data onto the subvolume and
+# left the original in place; here, under this job's rollback, Immich stops, what it wrote since the copy
+# is synced, and the original goes aside so that the subvolume can be mounted in its place.
+cutover_data_path() {
+  local unit top device differences
+  [ -n "$DATA_SOURCE" ] && [ -f "$MIGRATION_MARKER" ] || return 0
+  [ "$(findmnt -rn -o FSROOT --mountpoint "$DATA_SOURCE" 2>/dev/null | tail -n1)" != "/$DATA_SUBVOLUME" ] || return 0
+  [ -d "$DATA_SOURCE" ] && [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ] || return 0
+  # Not while a copy runs (a migration whose connection died unseen): it would start Immich again.
+  exec 8>"$(dirname "$MIGRATION_MARKER")/migration.lock"
+  if ! flock -w 10 8; then
+    say "a migration of $DATA_SOURCE is still running (PID $(cat "$(dirname "$MIGRATION_MARKER")/migration.pid" 2>/dev/null || echo unknown))"
+    return 1
+  fi
+  if [ -e "$DATA_KEPT_AT" ]; then
+    say "cannot move the original aside: $DATA_KEPT_AT already exists (\`storage.keepOriginalAt\`)"
+    return 1
+  fi
+  if [ -d /run/systemd/system ]; then
+    for unit in $DATA_UNITS; do
+      if systemctl is-active --quiet "$unit"; then say "stopping $unit for the move"; systemctl stop "$unit" || return 1; fi
     done
-    shown=$total
   fi
-  case $status in
-    awaiting-confirmation) echo "confirm-token: $token"; exit 0 ;;
-    rolled-back|rollback-failed|done) break ;;
+  device=$(medias_device "$DATA_LABEL")
+  [ -n "$device" ] || { say "no filesystem labelled $DATA_LABEL"; return 1; }
+  top=$(mount_top_level "$device") || return 1
+  say "syncing what changed in $DATA_SOURCE since the copy"
+  if rsync "${RSYNC_MIRROR[@]}" "$DATA_SOURCE/" "$top/$DATA_SUBVOLUME/" \
+    && differences=$(rsync "${RSYNC_MIRROR[@]}" --dry-run --itemize-changes "$DATA_SOURCE/" "$top/$DATA_SUBVOLUME/") \
+    && [ -z "$differences" ]; then
+    unmount_top_level "$top"
+  else
+    say "the copy on $DATA_COPY differs from $DATA_SOURCE after the sync: ${differences:-rsync failed}"
+    unmount_top_level "$top"
+    return 1
+  fi
+  mv -T "$DATA_SOURCE" "$DATA_KEPT_AT" && mkdir -p "$DATA_SOURCE" || return 1
+  say "data path: the original is kept at $DATA_KEPT_AT; $DATA_SOURCE is the mount point of $DATA_COPY"
+}
+
+# The rollback's side of the data path: when the previous system does not mount the subvolume, the
+# original goes back where that system's Immich expects it, and Immich's units run on it again. The copy
+# stays on the subvolume; the next `up` copies again (the migration marker goes, and the host look sees
+# the data back).
+restore_data_path() {
+  local unit
+  [ -n "$DATA_SOURCE" ] || return 0
+  if findmnt -rn --mountpoint "$DATA_SOURCE" >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ -d "$DATA_KEPT_AT" ] && { [ ! -e "$DATA_SOURCE" ] || [ -z "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ]; }; then
+    rmdir "$DATA_SOURCE" 2>/dev/null || true
+    mv -T "$DATA_KEPT_AT" "$DATA_SOURCE"
+    rm -f "$MIGRATION_MARKER"
+    say "data path restored: the original data is back at $DATA_SOURCE (a copy stays on $DATA_COPY)"
+    DATA_RESTORED="; the original data is back at $DATA_SOURCE (a copy stays on $DATA_COPY)"
+  fi
+  if [ -d /run/systemd/system ]; then
+    for unit in $DATA_UNITS; do
+      if systemctl cat "$unit" >/dev/null 2>&1 && ! systemctl is-active --quiet "$unit"; then
+        systemctl start "$unit" && say "started $unit on the restored data path" || say "could not start $unit"
+      fi
+    done
+  fi
+}
+
+# The data path as the previous system expects it: mounted by it, or its data in place.
+data_path_ok() {
+  [ -n "$DATA_SOURCE" ] || return 0
+  findmnt -rn --mountpoint "$DATA_SOURCE" >/dev/null 2>&1 && return 0
+  [ ! -d "$DATA_KEPT_AT" ] || [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ]
+}
+
+rollback() {
+  local reason=$1 current head
+  say "rolling back: $reason"
+  set_status rolling-back
+  git -C "$REPO" reset -q --hard "$PREV_COMMIT"
+  if [ -z "$PREV_SYSTEM" ]; then
+    say "no previous system was active: nothing to re-activate"
+  elif [ -x "$PREV_SYSTEM/bin/switch-to-configuration" ]; then
+    timeout "$ACTIVATION_TIMEOUT" "$PREV_SYSTEM/bin/switch-to-configuration" test
+  else
+    timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
+  fi
+  restore_data_path
+  # The truth, not an exit code: which system is active, which commit the repo is on, where the data is.
+  current=$(readlink -f /run/current-system 2>/dev/null || true)
+  head=$(git -C "$REPO" rev-parse HEAD)
+  if [ "$current" = "$PREV_SYSTEM" ] && [ "$head" = "$PREV_COMMIT" ] && data_path_ok; then
+    printf '%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}$DATA_RESTORED" >"$RUN_DIR/result-$TOKEN"
+    set_status rolled-back
+  else
+    printf '%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12}), $DATA_SOURCE $(data_path_ok && echo 'holds its data' || echo "is empty and unmounted (the original is at $DATA_KEPT_AT)")" >"$RUN_DIR/result-$TOKEN"
+    set_status rollback-failed
+  fi
+  exit 1
+}
+
+# Mounts whose live options differ from their declaration: someone remounted them by hand, or (BTRFS)
+# an earlier mount of the same filesystem decided `compress`. A remount with the declared options fixes
+# both (compress is filesystem-wide and a remount sets it); a wrong or missing mount is mounted again.
+remount_differing() {
+  local i mount_point options result remount_options
+  for i in "${!CHECK_KIND[@]}"; do
+    [ "${CHECK_KIND[$i]}" = mount ] || continue
+    mount_point=${CHECK_TARGET[$i]} options=${CHECK_ARG[$i]}
+    result=$(check_mount "$mount_point" "$options")
+    [ "${result%%|*}" = fail ] || continue
+    say "repairing $mount_point: ${result#*|}"
+    remount_options=$(printf '%s' "$options" | tr ',' '\n' | grep -Ev '^(subvol=|subvolid=|bind$|defaults$)' | paste -sd, -)
+    if findmnt -rn --mountpoint "$mount_point" >/dev/null && mount -o "remount${remount_options:+,$remount_options}" "$mount_point" \
+      && [ "$(check_mount "$mount_point" "$options" | cut -d'|' -f1)" = pass ]; then
+      continue
+    fi
+    if systemd_running; then
+      systemctl restart "$(systemd-escape -p --suffix=mount "$mount_point")" || true
+    else
+      umount "$mount_point" 2>/dev/null || true
+      nixos-rebuild test "${REBUILD_ARGS[@]}" >/dev/null || true
+    fi
+  done
+}
+
+# The detached job. `job --rollback REASON` only rolls back: the deployer's session runs it when the job
+# itself died.
+job_main() {
+  local rc deadline
+  set +e
+  export LC_ALL=C PATH=$JOB_PATH
+  exec >>"$RUN_DIR/log-$TOKEN" 2>&1
+  DATA_RESTORED=""
+  if [ "${1:-}" = --rollback ]; then
+    rollback "${2:-rollback requested}"
+  fi
+
+  say "activating (nixos-rebuild test: no boot entry until verified); PATH=$PATH"
+  set_status activating
+  if ! cutover_data_path; then
+    rollback "the data path could not be moved onto $DATA_COPY"
+  fi
+  timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
+  rc=$?
+  if [ "$rc" -eq 124 ]; then
+    rollback "activation did not finish within ${ACTIVATION_TIMEOUT}s (\`nixos.activationTimeoutSeconds\`)"
+  elif [ "$rc" -ne 0 ]; then
+    rollback "activation failed (nixos-rebuild test exited $rc)"
+  fi
+  remount_differing
+
+  set_status verifying
+  say "verifying (services get up to ${VERIFY_TIMEOUT}s to come up: \`nixos.verifyTimeoutSeconds\`)"
+  VERIFY_DEADLINE=$((SECONDS + VERIFY_TIMEOUT))
+  if ! run_checks >"$RUN_DIR/report-$TOKEN.json"; then
+    cat "$RUN_DIR/report-$TOKEN.json"
+    rollback "verification failed: $(grep -o '"check":"[^"]*","target":"[^"]*","status":"fail","detail":"[^"]*"' "$RUN_DIR/report-$TOKEN.json" | head -3 | tr '\n' ' ')"
+  fi
+
+  set_status awaiting-confirmation
+  say "verified; waiting up to ${CONFIRM_TIMEOUT}s for the deployer to confirm over a new SSH connection"
+  deadline=$((SECONDS + CONFIRM_TIMEOUT))
+  until [ -f "$RUN_DIR/confirm-$TOKEN" ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      rollback "no confirmation from the deployer within ${CONFIRM_TIMEOUT}s (connection lost?)"
+    fi
+    sleep 0.2
+  done
+
+  if [ "$BOOT_DEFAULT" = after-confirmation ]; then
+    say "confirmed; making this configuration the boot default (nixos-rebuild boot)"
+    if ! nixos-rebuild boot "${REBUILD_ARGS[@]}"; then
+      rollback "nixos-rebuild boot failed"
+    fi
+  else
+    say "confirmed; the boot default is unchanged (a reboot returns to it)"
+  fi
+  printf 'activated %s\n' "$(readlink -f /run/current-system)" >"$RUN_DIR/result-$TOKEN"
+  set_status done
+}
+
+# -------------------------------------------------------------------------------------------- confirm
+
+# Run over a NEW SSH connection once the activation job waits: the confirmation that the deployer can
+# still reach the host. Then waits for the job to make the configuration the boot default, and prints
+# the verification report.
+confirm_main() {
+  local run_dir="$STATE_DIR/apply" token=$CONFIRM_TOKEN status shown old
+  [ -f "$run_dir/status-$token" ] || die "no activation job $token on this host"
+  status=$(cat "$run_dir/status-$token")
+  if [ "$status" != awaiting-confirmation ] && [ "$status" != done ]; then
+    die "too late to confirm activation job $token: $status: $(cat "$run_dir/result-$token" 2>/dev/null)"
+  fi
+  echo confirmed >"$run_dir/confirm-$token"
+  shown=$(wc -l <"$run_dir/log-$token")
+  while :; do
+    status=$(cat "$run_dir/status-$token")
+    case $status in done|rolled-back|rollback-failed) break ;; esac
+    sleep 0.2
+  done
+  tail -n +"$((shown + 1))" "$run_dir/log-$token"
+  [ "$status" = done ] || die "$(cat "$run_dir/result-$token")"
+  echo "result: $(cat "$run_dir/result-$token")"
+  echo "report: $(tr -d '\n' <"$run_dir/report-$token.json")"
+  # Keep the last few jobs' files for inspection.
+  ls -1t "$run_dir"/status-* 2>/dev/null | tail -n +6 | sed 's/.*status-//' | while read -r old; do
+    rm -f "$run_dir"/*-"$old" "$run_dir"/*-"$old".*
+  done
+}
+
+# ------------------------------------------------------------------------------------------------ main
+
+main() {
+  case ${1:-} in
+    start) converge "$DEFAULT_MODULE" "$MODULE_FILES" "skylab-immich: converge generated modules" ;;
+    remove)
+      if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then echo "no change: $REPO is not a git repository"; exit 0; fi
+      # What destroy verifies: the mounts are gone. The data path goes back afterwards (DataMigration).
+      local i kinds=() targets=() args=() args2=()
+      for i in "${!CHECK_KIND[@]}"; do
+        [ "${CHECK_KIND[$i]}" = mount ] || continue
+        kinds+=(unmounted) targets+=("${CHECK_TARGET[$i]}") args+=("") args2+=("")
+      done
+      CHECK_KIND=("${kinds[@]}") CHECK_TARGET=("${targets[@]}") CHECK_ARG=("${args[@]}") CHECK_ARG2=("${args2[@]}")
+      DATA_SOURCE="" DATA_KEPT_AT="" DATA_UNITS=""
+      converge "$EMPTY_MODULE" "" "skylab-immich: remove generated modules"
+      ;;
+    job) shift; job_main "$@" ;;
+    confirm) confirm_main ;;
+    *) die "usage: main start|remove|job|confirm" ;;
   esac
-  if ! job_alive; then
-    status=$(cat "$run_dir/status-$token")
-    case $status in awaiting-confirmation|rolled-back|rollback-failed|done) continue ;; esac
-    echo "the activation job died while $status (its unit ${job_unit:-process} is gone): rolling back from this session" >&2
-    bash "$job" --rollback "the activation job died while $status (unit ${job_unit:-none} killed?)" || true
-    status=$(cat "$run_dir/status-$token")
-    break
-  fi
-  if [ "$SECONDS" -ge "$follow_deadline" ]; then
-    die "the activation job $token (${job_unit:-detached}) has not finished after $((ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))s (\`nixos.activationTimeoutSeconds\` and \`nixos.verifyTimeoutSeconds\`); it is still $status: see $run_dir/log-$token on the host"
-  fi
-  sleep 0.2
-done
-tail -n +"$((shown + 1))" "$run_dir/log-$token" >&2 || true
-die "$(cat "$run_dir/result-$token" 2>/dev/null || echo "activation job ended with status $status")"
+}

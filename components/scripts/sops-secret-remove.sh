@@ -41,8 +41,6 @@ fi
 if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   git_add -- "$SOPS_FILE"
   if ! git -C "$REPO" diff --cached --quiet -- "$SOPS_FILE"; then
-    identity=()
-    git -C "$REPO" config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
-    flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "${identity[@]}" commit -q -m "skylab-immich: remove $KEY_PATH" -- "$SOPS_FILE"
+    git_commit -q -m "skylab-immich: remove $KEY_PATH" -- "$SOPS_FILE"
   fi
 fi

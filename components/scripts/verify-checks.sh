@@ -1,11 +1,13 @@
-# Verification checks run on the host after activation (sourced by nixos-apply-job.sh).
-# CHECKS holds one check per line, fields separated by tabs:
-#   mount <mount point> <options, comma-separated as declared>
-#   owner <path> <user:group> <octal mode>
-#   readable-by <path> <user>
-#   secret <path> <user:group> <octal mode>
-#   unit <systemd unit>
-#   http <url> <text the answer must contain> [<Host header>]
+# Verification checks run on the host after activation: functions of the apply program
+# (nixos-apply.sh). The checks arrive as four arrays of the same length, one check per index:
+#   CHECK_KIND   CHECK_TARGET   CHECK_ARG                          CHECK_ARG2
+#   mount        mount point    options, comma-separated as declared
+#   unmounted    mount point    (destroy: the mount is gone)
+#   owner        path           user:group                         octal mode
+#   secret       path           user:group                         octal mode
+#   readable-by  path           user
+#   unit         systemd unit
+#   http         url            text the answer must contain       Host header (or empty)
 # run_checks prints a JSON array of {check,target,status,detail}; status is pass, fail or
 # not-applicable (a check that cannot run on this host, with the reason; never counted as passed).
 # Services take time to come up after a restart: unit and http checks retry until VERIFY_DEADLINE (a
@@ -13,12 +15,8 @@
 # shellcheck shell=bash
 
 check_json() {
-  local s out=()
-  for s in "$@"; do
-    s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/ }; s=${s//$'\t'/ }
-    out+=("\"$s\"")
-  done
-  printf '{"check":%s,"target":%s,"status":%s,"detail":%s}' "${out[@]}"
+  printf '{"check":%s,"target":%s,"status":%s,"detail":%s}' "$(json_string "$1")" "$(json_string "$2")" \
+    "$(json_string "$3")" "$(json_string "$4")"
 }
 
 systemd_running() { [ -d /run/systemd/system ]; }
@@ -43,6 +41,12 @@ check_mount() {
     esac
   done
   echo "pass|$source $fstype $live"
+}
+
+check_unmounted() {
+  local line
+  line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS --mountpoint "$1" | tail -n1) || true
+  if [ -z "$line" ]; then echo "pass|not mounted"; else echo "fail|still mounted: $line"; fi
 }
 
 check_owner() {
@@ -113,24 +117,24 @@ check_http() {
 }
 
 run_checks() {
-  local first=1 failed=0 kind a b c result status detail
+  local i failed=0 kind target a b result status detail
   printf '['
-  while IFS=$'\t' read -r kind a b c; do
-    [ -n "$kind" ] || continue
+  for i in "${!CHECK_KIND[@]}"; do
+    kind=${CHECK_KIND[$i]} target=${CHECK_TARGET[$i]} a=${CHECK_ARG[$i]} b=${CHECK_ARG2[$i]}
     case $kind in
-      mount) result=$(check_mount "$a" "$b") ;;
-      owner|secret) result=$(check_owner "$a" "$b" "$c") ;;
-      readable-by) result=$(check_readable_by "$a" "$b") ;;
-      unit) result=$(check_unit "$a") ;;
-      http) result=$(check_http "$a" "$b" "$c") ;;
+      mount) result=$(check_mount "$target" "$a") ;;
+      unmounted) result=$(check_unmounted "$target") ;;
+      owner|secret) result=$(check_owner "$target" "$a" "$b") ;;
+      readable-by) result=$(check_readable_by "$target" "$a") ;;
+      unit) result=$(check_unit "$target") ;;
+      http) result=$(check_http "$target" "$a" "$b") ;;
       *) result="fail|unknown check $kind" ;;
     esac
     status=${result%%|*}; detail=${result#*|}
     [ "$status" = fail ] && failed=$((failed + 1))
-    [ $first -eq 1 ] || printf ','
-    first=0
-    check_json "$kind" "$a" "$status" "$detail"
-  done <<<"$CHECKS"
+    [ "$i" -eq 0 ] || printf ','
+    check_json "$kind" "$target" "$status" "$detail"
+  done
   printf ']\n'
   return $((failed > 0))
 }

@@ -11,9 +11,14 @@ describe("loadScript", () => {
     expect(loadScript("btrfs-subvolume.sh")).toBe(`${head}set -euo pipefail\n${raw("lib.sh")}${tail}`);
   });
 
-  test("leaves fragments without that line alone (they are appended to a script that has it)", () => {
+  test("function files named as libraries follow the shared functions, in order", () => {
+    const text = raw("nixos-apply.sh");
+    const [head, tail] = text.split("set -euo pipefail\n");
+    expect(loadScript("nixos-apply.sh", "verify-checks.sh")).toBe(`${head}set -euo pipefail\n${raw("lib.sh")}${raw("verify-checks.sh")}${tail}`);
+  });
+
+  test("leaves function files without that line alone", () => {
     expect(loadScript("verify-checks.sh")).toBe(raw("verify-checks.sh"));
-    expect(loadScript("nixos-apply-job.sh")).toBe(raw("nixos-apply-job.sh"));
   });
 });
 

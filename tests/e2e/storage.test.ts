@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "fs";
 import { readConnection } from "../../sandbox";
-import { expectNoChanges, expectSuccess, manifest, Target } from "./helpers";
+import { expectNoChanges, expectSuccess, hostState, manifest, Target } from "./helpers";
 
 const target = new Target("stor1");
 let originalManifest = "";
@@ -84,6 +84,28 @@ test("preview --diff shows the exact Nix line a mount option change makes, and u
   expect((await target.ssh("findmnt -no OPTIONS /var/lib/immich")).split(",")).toContain("nodiratime");
   expectNoChanges(await target.up());
 });
+
+test("a destroy whose activation fails (a shell open in /media/immich keeps it busy) is rolled back like up", async () => {
+  const before = await hostState(target);
+  const modules = await target.ssh("ls /etc/nixos/modules/generated/skylab-immich");
+  // A process of the owner's whose working folder is the bind mount: systemd cannot unmount it.
+  await target.ssh("setsid bash -c 'cd /media/immich && exec sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /run/busy-pid");
+  let failed;
+  try {
+    failed = await target.pulumi(["destroy", "--yes"]);
+  } finally {
+    await target.ssh("kill \"$(cat /run/busy-pid)\"; rm -f /run/busy-pid");
+  }
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("activation failed (nixos-rebuild test exited");
+  expect(failed.output).toContain("the host was restored");
+  // Nothing of the removal stays: the same system, commit, mounts and modules, the data still mounted.
+  expect(await hostState(target)).toEqual(before);
+  expect(await target.ssh("ls /etc/nixos/modules/generated/skylab-immich")).toBe(modules);
+  expect(await target.ssh("cd /etc/nixos && git status --porcelain")).toBe("");
+  expect((await target.ssh("findmnt -rn -o FSROOT --mountpoint /var/lib/immich")).trim()).toBe("/@immich");
+  expectNoChanges(await target.preview());
+}, 300_000);
 
 test("destroy removes the mounts and generated modules, restores /var/lib/immich, keeps the subvolume data; a second destroy is a no-op", async () => {
   const destroyed = await target.pulumi(["destroy", "--yes"]);

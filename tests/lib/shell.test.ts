@@ -119,7 +119,17 @@ describe("scriptWithArgs: layout", () => {
   });
 
   test("rejects a non-string value that slipped past the types", () => {
-    expect(() => scriptWithArgs("echo\n", { PORT: 2283 as unknown as string })).toThrow(/"PORT" must be a string \(got number\)/);
+    expect(() => scriptWithArgs("echo\n", { PORT: 2283 as unknown as string })).toThrow(/"PORT" must be a string or a list of strings \(got number\)/);
+  });
+
+  test("a list becomes a bash array, one quoted word per element; an empty list an empty array", () => {
+    expect(scriptWithArgs("set -euo pipefail\necho\n", { KINDS: ["mount", "it's"], NONE: [] })).toBe(
+      "set -euo pipefail\nKINDS=('mount' 'it'\\''s')\nNONE=()\necho\n",
+    );
+  });
+
+  test("rejects a list element that is not a string", () => {
+    expect(() => scriptWithArgs("echo\n", { L: ["a", 1 as unknown as string] })).toThrow(/every element of list "L" must be a string \(got number\)/);
   });
 });
 
@@ -173,6 +183,23 @@ describe("scriptWithArgs under the real shells", () => {
         }
       }),
       { seed: 20240611, numRuns: 200 },
+    );
+  });
+
+  test("each element of a list holds exactly the bytes it was given, and the array its length (bash -s, bash -c)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(hostileString, { maxLength: 6 }), { minLength: 1, maxLength: 4 }), (lists) => {
+        const vars = Object.fromEntries(lists.map((list, i) => [`L_${i}`, list]));
+        const body = lists.map((_list, i) => `printf '%s\\000' "\${#L_${i}[@]}"\nfor e in "\${L_${i}[@]}"; do printf '%s\\000' "$e"; done\n`).join("");
+        const expected = Buffer.concat(lists.flatMap((list) => [String(list.length), ...list].map((v) => Buffer.concat([Buffer.from(v, "utf8"), Buffer.from([0])]))));
+        for (const { name, run } of RUNNERS.filter((r) => r.name !== "/bin/sh -s")) {
+          expect({ runner: name, stdout: stdoutOf(run(scriptWithArgs(`#!/usr/bin/env bash\nset -euo pipefail\n${body}`, vars)), name) }).toEqual({
+            runner: name,
+            stdout: expected,
+          });
+        }
+      }),
+      { seed: 20261202, numRuns: 150 },
     );
   });
 
