@@ -60,7 +60,7 @@ export = async () => {
     facts = await lookAtHost(
       { ...connection, privateKey: await plain(privateKey) },
       {
-        mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mountPoints: expectedMounts.map((m) => m.mountPoint),
+        mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mounts: expectedMounts,
         configRepo: nixos.configRepo, files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir,
         sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile,
         ownedPaths,

@@ -5,11 +5,25 @@ import { clearControlPath, closeOnExit, masterPid, sharedControlPath } from "./s
 
 const LOOK = loadScript("host-facts.sh");
 
+/** A mount as declared: where, and its options as the fileSystems entry lists them. */
+export interface ExpectedMount {
+  mountPoint: string;
+  options: string[];
+}
+
+/**
+ * What is mounted at a declared mount point (source null: nothing), with the verdict of the one mount
+ * rule (check_mount in components/scripts/lib.sh, which the apply's repair and verification use too).
+ */
 export interface MountFact {
-  source: string;
-  fstype: string;
-  options: string;
-  fsroot: string;
+  source: string | null;
+  fstype?: string;
+  options?: string;
+  fsroot?: string;
+  /** The live mount satisfies the declared options. */
+  matches: boolean;
+  /** What is mounted (matches) or why it does not match, in a sentence. */
+  verdict: string;
 }
 
 /** What one read-only look at the host found (components/scripts/host-facts.sh). */
@@ -22,7 +36,7 @@ export interface HostFacts {
     /** Subvolume name → its compression property (null: property unset); null when absent. */
     subvolumes?: Record<string, { compression: string | null } | null>;
   };
-  mounts: Record<string, MountFact | null>;
+  mounts: Record<string, MountFact>;
   repo: {
     isGit: boolean;
     head?: string | null;
@@ -44,7 +58,8 @@ export interface HostFacts {
 export interface LookRequest {
   mediasLabel: string;
   subvolumes: string[];
-  mountPoints: string[];
+  /** The mounts the program declares: the look judges each with the one mount rule. */
+  mounts: ExpectedMount[];
   configRepo: string;
   /** Files the program owns, relative to configRepo. */
   files: string[];
@@ -68,7 +83,8 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
   const script = scriptWithArgs(LOOK, {
     MEDIAS_LABEL: request.mediasLabel,
     SUBVOLUMES: request.subvolumes.join("\n"),
-    MOUNT_POINTS: request.mountPoints.join("\n"),
+    MOUNT_POINTS: request.mounts.map((m) => m.mountPoint),
+    MOUNT_OPTIONS: request.mounts.map((m) => m.options.join(",")),
     REPO: request.configRepo,
     FILES: request.files.join("\n"),
     IMPORT_PATH: request.importPath,

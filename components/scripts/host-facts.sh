@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The read-only look at the host that previews and drift checks rest on, as one JSON document.
 # Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
-# Inputs: MEDIAS_LABEL SUBVOLUMES MOUNT_POINTS REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR
-#         SOPS_FILE SOPS_KEYS AGE_KEY_FILE OWNED_PATHS (lists are newline-separated)
+# Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR SOPS_FILE SOPS_KEYS
+#         AGE_KEY_FILE OWNED_PATHS (lists newline-separated); MOUNT_POINTS MOUNT_OPTIONS (arrays of the
+#         same length: each declared mount and its options, comma-separated)
 set -euo pipefail
 export LC_ALL=C
 
@@ -38,21 +39,22 @@ if [ -n "$device" ]; then
   rmdir "$look"
 fi
 printf '},"mounts":{'
-first=1
-while IFS= read -r mount_point; do
-  [ -n "$mount_point" ] || continue
-  [ $first -eq 1 ] || printf ','
-  first=0
+# Each declared mount with what is mounted there and the verdict of the one mount rule (lib.sh).
+for i in "${!MOUNT_POINTS[@]}"; do
+  mount_point=${MOUNT_POINTS[$i]}
+  [ "$i" -eq 0 ] || printf ','
   line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS,FSROOT --mountpoint "$mount_point" 2>/dev/null | tail -n1 || true)
+  verdict=$(check_mount "$mount_point" "${MOUNT_OPTIONS[$i]}")
   if [ -n "$line" ]; then
     # findmnt -r escapes spaces as \x20, so fields split on spaces.
     read -r source fstype options fsroot <<<"$line"
-    printf '%s:{"source":%s,"fstype":%s,"options":%s,"fsroot":%s}' "$(json_string "$mount_point")" \
+    printf '%s:{"source":%s,"fstype":%s,"options":%s,"fsroot":%s,' "$(json_string "$mount_point")" \
       "$(json_string "$source")" "$(json_string "$fstype")" "$(json_string "$options")" "$(json_string "$fsroot")"
   else
-    printf '%s:null' "$(json_string "$mount_point")"
+    printf '%s:{"source":null,' "$(json_string "$mount_point")"
   fi
-done <<<"$MOUNT_POINTS"
+  printf '"matches":%s,"verdict":%s}' "$([ "${verdict%%|*}" = pass ] && echo true || echo false)" "$(json_string "${verdict#*|}")"
+done
 printf '},"repo":{'
 if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   printf '"isGit":true,"head":%s' "$(json_or_null "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || true)")"

@@ -56,3 +56,31 @@ json_string() {
   printf '"%s"' "$s"
 }
 json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }
+
+# The one rule for "does the live mount at $1 match its declared options $2" (comma-separated, as
+# declared), used by the host look (drift, previews) and by the apply (repair, verification). Prints
+# pass|<what is mounted> or fail|<why, in a sentence>. BTRFS shows compress with its level
+# (compress=zstd:3 satisfies compress=zstd); subvol= is compared with the mounted subvolume (FSROOT);
+# bind and defaults are not visible once mounted.
+check_mount() {
+  local mount_point=$1 options=$2 line source fstype live fsroot option name value wanted
+  line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS,FSROOT --mountpoint "$mount_point" 2>/dev/null | tail -n1) || true
+  if [ -z "$line" ]; then echo "fail|$mount_point is not mounted"; return; fi
+  # findmnt -r escapes spaces as \x20, so fields split on spaces.
+  read -r source fstype live fsroot <<<"$line"
+  IFS=, read -r -a wanted <<<"$options"
+  for option in "${wanted[@]}"; do
+    name=${option%%=*}; value=${option#*=}
+    case $option in
+      bind|defaults) ;;
+      subvol=*)
+        [ "$fsroot" = "/${value#/}" ] || { echo "fail|$mount_point is mounted from $fsroot, expected subvolume /${value#/}"; return; } ;;
+      compress=*|compress-force=*)
+        if [[ ",$live," != *",$option,"* ]] && { [[ $value == *:* ]] || [[ ",$live," != *",$name=$value:"* ]]; }; then
+          echo "fail|$mount_point is mounted without $option (live options: $live)"; return
+        fi ;;
+      *) [[ ",$live," == *",$option,"* ]] || { echo "fail|$mount_point is mounted without $option (live options: $live)"; return; } ;;
+    esac
+  done
+  echo "pass|$source $fstype $live"
+}

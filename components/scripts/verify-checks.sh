@@ -22,27 +22,6 @@ check_json() {
 systemd_running() { [ -d /run/systemd/system ]; }
 NO_SYSTEMD="systemd is not running on this host (the sandbox stands in for NixOS): services are declared, not started"
 
-check_mount() {
-  local mount_point=$1 options=$2 line source fstype live fsroot option name value
-  line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS,FSROOT --mountpoint "$mount_point" | tail -n1) || true
-  if [ -z "$line" ]; then echo "fail|not mounted"; return; fi
-  read -r source fstype live fsroot <<<"$line"
-  IFS=, read -r -a wanted <<<"$options"
-  for option in "${wanted[@]}"; do
-    name=${option%%=*}; value=${option#*=}
-    case $option in
-      bind|defaults) ;;
-      subvol=*) [ "$fsroot" = "/${value#/}" ] || { echo "fail|mounted from $fsroot, expected /${value#/}"; return; } ;;
-      compress=*|compress-force=*)
-        if [[ ",$live," != *",$option,"* ]] && { [[ $value == *:* ]] || [[ ",$live," != *",$name=$value:"* ]]; }; then
-          echo "fail|$option not effective (live: $live)"; return
-        fi ;;
-      *) [[ ",$live," == *",$option,"* ]] || { echo "fail|$option missing (live: $live)"; return; } ;;
-    esac
-  done
-  echo "pass|$source $fstype $live"
-}
-
 check_unmounted() {
   local line
   line=$(findmnt -rn -o SOURCE,FSTYPE,OPTIONS --mountpoint "$1" | tail -n1) || true
