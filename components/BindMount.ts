@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { slug } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./scripts";
+import { declaredOptions, VerificationCheck } from "./verification";
 
 export interface BindMountArgs {
   connection: pulumi.Input<ConnectionArgs>;
@@ -14,6 +16,8 @@ export interface BindMountArgs {
   mountPoint: string;
   /** Default true: Immich's External Library only reads. */
   readOnly?: boolean;
+  /** The user that must be able to list the mount point (Immich's), verified after an apply. Default: not checked. */
+  readableBy?: string;
   /** sha256 of the generated module on the host as the host look found it (null: absent). */
   hostSha256?: string | null;
   /** The file\'s text on the host as the host look found it (small files only). */
@@ -23,6 +27,13 @@ export interface BindMountArgs {
 /** A bind mount of an existing folder (the Pictures folder, for Immich's External Library). */
 export class BindMount extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
+  /** What the apply verifies: the mount as written, and that `readableBy` can list it. */
+  public readonly checks: pulumi.Output<VerificationCheck[]>;
+
+  /** The module's path in the config repo: one file per mount point. */
+  static modulePath(generatedDir: string, mountPoint: string): string {
+    return `${generatedDir}/storage-${slug(mountPoint)}.nix`;
+  }
 
   constructor(name: string, args: BindMountArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:storage:BindMount", name, engineInputs(args), opts);
@@ -39,7 +50,12 @@ export class BindMount extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ module: this.module.path });
+    const written = bindMountModule(args).fileSystems as Record<string, { options: string[] }>;
+    this.checks = this.module.body.apply((body): VerificationCheck[] => [
+      { kind: "mount", mountPoint: args.mountPoint, options: declaredOptions(body, args.mountPoint, written[args.mountPoint].options) },
+      ...(args.readableBy ? [{ kind: "readable-by" as const, path: args.mountPoint, user: args.readableBy }] : []),
+    ]);
+    this.registerOutputs({ module: this.module.path, checks: this.checks });
   }
 }
 

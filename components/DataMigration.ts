@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { STATE_DIR } from "../lib/constants";
 import { engineInputs, loadScript } from "./scripts";
 
 const MIGRATE = loadScript("migrate-data.sh");
@@ -44,7 +45,7 @@ export class DataMigration extends pulumi.ComponentResource {
           SUBVOLUME: args.subvolume,
           SOURCE: args.source,
           KEEP_AT: args.keepAt,
-          STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
+          STATE_DIR: args.stateDir ?? STATE_DIR,
           UNITS: pulumi.output(args.units).apply((units) => units.join(" ")),
         },
         drift: args.drift,

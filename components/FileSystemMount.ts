@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { slug } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./scripts";
+import { declaredOptions, VerificationCheck } from "./verification";
 
 export interface DirectoryOwnership {
   user: string;
@@ -35,6 +37,13 @@ export interface FileSystemMountArgs {
 /** The NixOS `fileSystems` entry (fstab line) for one mount, in a module the program owns. */
 export class FileSystemMount extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
+  /** What the apply verifies: the mount with the options as written (after any remediation), and the ownership. */
+  public readonly checks: pulumi.Output<VerificationCheck[]>;
+
+  /** The module's path in the config repo: one file per mount point. */
+  static modulePath(generatedDir: string, mountPoint: string): string {
+    return `${generatedDir}/storage-${slug(mountPoint)}.nix`;
+  }
 
   constructor(name: string, args: FileSystemMountArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:storage:FileSystemMount", name, engineInputs(args), opts);
@@ -51,7 +60,13 @@ export class FileSystemMount extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ module: this.module.path });
+    this.checks = this.module.body.apply((body): VerificationCheck[] => [
+      { kind: "mount", mountPoint: args.mountPoint, options: declaredOptions(body, args.mountPoint, args.options) },
+      ...(args.ownership
+        ? [{ kind: "owner" as const, path: args.mountPoint, owner: `${args.ownership.user}:${args.ownership.group}`, mode: args.ownership.mode }]
+        : []),
+    ]);
+    this.registerOutputs({ module: this.module.path, checks: this.checks });
   }
 }
 

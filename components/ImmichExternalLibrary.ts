@@ -109,4 +109,14 @@ export class ImmichExternalLibrary extends pulumi.ComponentResource {
     this.indexing = library.indexing;
     this.registerOutputs({ libraryId: this.libraryId, ownerId: this.ownerId, indexing: this.indexing });
   }
+
+  /** The stack outputs of the library: its id and the last scan's figures ("test indexing performance"). */
+  stackOutputs(): Record<string, pulumi.Output<string | number | null>> {
+    return {
+      immichLibraryId: this.libraryId,
+      indexingSeconds: this.indexing.apply((i) => i?.seconds ?? null),
+      indexingAssetsFound: this.indexing.apply((i) => i?.assetsFound ?? null),
+      indexingAssetsPerSecond: this.indexing.apply((i) => i?.assetsPerSecond ?? null),
+    };
+  }
 }

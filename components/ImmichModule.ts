@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { IMMICH_MACHINE_LEARNING_UNIT, IMMICH_SERVER_UNIT } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./scripts";
+import { VerificationCheck } from "./verification";
 
 export interface ImmichModuleArgs {
   connection: pulumi.Input<ConnectionArgs>;
@@ -30,6 +32,15 @@ export interface ImmichModuleArgs {
 /** services.immich (and optionally services.immich-public-proxy), its user and group. */
 export class ImmichModule extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
+  /** What the apply verifies: Immich's units run and the server answers its ping where it listens. */
+  public readonly checks: VerificationCheck[];
+  /** The units that run on the data in `mediaLocation` (stopped while it moves). */
+  public readonly dataUnits: string[];
+
+  /** The module's path in the config repo. */
+  static modulePath(generatedDir: string): string {
+    return `${generatedDir}/immich.nix`;
+  }
 
   constructor(name: string, args: ImmichModuleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:apps:ImmichModule", name, engineInputs(args), opts);
@@ -46,7 +57,13 @@ export class ImmichModule extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ module: this.module.path });
+    this.dataUnits = immichUnits(args.machineLearning);
+    const address = args.host.includes(":") ? `[${args.host}]` : args.host;
+    this.checks = [
+      ...this.dataUnits.map((unit): VerificationCheck => ({ kind: "unit", unit })),
+      { kind: "http", url: `http://${address}:${args.port}/api/server/ping`, expect: "pong" },
+    ];
+    this.registerOutputs({ module: this.module.path, checks: this.checks });
   }
 }
 
@@ -83,4 +100,9 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
     };
   }
   return body;
+}
+
+/** Immich's units: the server, and the machine-learning service when it is enabled. */
+export function immichUnits(machineLearning: boolean): string[] {
+  return machineLearning ? [IMMICH_SERVER_UNIT, IMMICH_MACHINE_LEARNING_UNIT] : [IMMICH_SERVER_UNIT];
 }

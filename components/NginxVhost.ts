@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { NGINX_UNIT } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./scripts";
+import { VerificationCheck } from "./verification";
 
 export interface NginxVhostArgs {
   connection: pulumi.Input<ConnectionArgs>;
@@ -24,6 +26,13 @@ export interface NginxVhostArgs {
 /** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
 export class NginxVhost extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
+  /** What the apply verifies: nginx runs and answers for the virtual host with Immich's ping. */
+  public readonly checks: VerificationCheck[];
+
+  /** The module's path in the config repo. */
+  static modulePath(generatedDir: string): string {
+    return `${generatedDir}/nginx.nix`;
+  }
 
   constructor(name: string, args: NginxVhostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:web:NginxVhost", name, engineInputs(args), opts);
@@ -40,7 +49,11 @@ export class NginxVhost extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ module: this.module.path });
+    this.checks = [
+      { kind: "unit", unit: NGINX_UNIT },
+      { kind: "http", url: "http://127.0.0.1/api/server/ping", expect: "pong", hostHeader: args.hostName },
+    ];
+    this.registerOutputs({ module: this.module.path, checks: this.checks });
   }
 }
 

@@ -2,19 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { nixExpr, renderModule } from "../lib/nix";
 import { rebuildEffects, RebuildMode } from "../lib/rebuildMode";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { STATE_DIR } from "../lib/constants";
 import { GENERATED_MARKER, loadScript, engineInputs } from "./scripts";
+import { VerificationCheck } from "./verification";
 
 /** The host-side apply program (start, remove, job, confirm), with the verification checks' functions. */
 const APPLY_PROGRAM = loadScript("nixos-apply.sh", "verify-checks.sh");
 const run = (subcommand: "start" | "remove" | "confirm") => `${APPLY_PROGRAM}\nmain ${subcommand}\n`;
 
-/** One verification check run on the host after activation (see components/scripts/verify-checks.sh). */
-export type VerificationCheck =
-  | { kind: "mount"; mountPoint: string; options: string[] }
-  | { kind: "owner" | "secret"; path: string; owner: string; mode: string }
-  | { kind: "readable-by"; path: string; user: string }
-  | { kind: "unit"; unit: string }
-  | { kind: "http"; url: string; expect: string; hostHeader?: string };
+export type { VerificationCheck };
 
 export interface NixosApplyArgs {
   connection: pulumi.Input<ConnectionArgs>;
@@ -29,7 +25,8 @@ export interface NixosApplyArgs {
   ownedPaths: string[];
   /** What the rebuild does: see lib/rebuildMode.ts. */
   mode: RebuildMode;
-  checks: VerificationCheck[];
+  /** What to verify after activation: the components' `checks`, in order. */
+  checks: pulumi.Input<VerificationCheck[]>[];
   /** Seconds the host waits for the deployer's confirmation before rolling itself back. */
   confirmTimeoutSeconds: number;
   /** Seconds verification waits for units and HTTP checks to pass (default 180). */
@@ -91,8 +88,8 @@ export class NixosApply extends pulumi.ComponentResource {
           EMPTY_MODULE: defaultModule(args.generatedDir, []),
           OWNED_PATHS: args.ownedPaths.join("\n"),
           ...effectValues(args.mode),
-          ...checkArrays(args.checks),
-          STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
+          ...checkValues(args.checks),
+          STATE_DIR: args.stateDir ?? STATE_DIR,
           CONFIRM_TIMEOUT: String(args.confirmTimeoutSeconds),
           VERIFY_TIMEOUT: String(args.verifyTimeoutSeconds ?? 180),
           ACTIVATION_TIMEOUT: String(args.activationTimeoutSeconds ?? 900),
@@ -132,6 +129,17 @@ export function defaultModule(generatedDir: string, moduleFiles: string[]): stri
 export function effectValues(mode: RebuildMode): { ACTIVATE: string; BOOT_DEFAULT: string } {
   const effects = rebuildEffects(mode);
   return { ACTIVATE: effects.activates ? "yes" : "no", BOOT_DEFAULT: effects.bootDefault };
+}
+
+/** The components' checks, in order, as the four lists the apply program reads. */
+function checkValues(checks: pulumi.Input<VerificationCheck[]>[]): Record<string, pulumi.Output<string[]>> {
+  const arrays = pulumi.all(checks).apply((lists) => checkArrays(lists.flat() as VerificationCheck[]));
+  return {
+    CHECK_KIND: arrays.apply((a) => a.CHECK_KIND),
+    CHECK_TARGET: arrays.apply((a) => a.CHECK_TARGET),
+    CHECK_ARG: arrays.apply((a) => a.CHECK_ARG),
+    CHECK_ARG2: arrays.apply((a) => a.CHECK_ARG2),
+  };
 }
 
 /** The checks as the apply program reads them: four lists of the same length, one check per index. */

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import { sopsSecretPath, STATE_DIR } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
+import { VerificationCheck } from "./verification";
 import { engineInputs, loadScript } from "./scripts";
 
 const SET = loadScript("sops-secret-set.sh");
@@ -41,6 +43,8 @@ export interface SopsSecretArgs {
 export class SopsSecret extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
   public readonly path: string;
+  /** What the apply verifies: the decrypted secret at its path, with its owner and mode. */
+  public readonly checks: VerificationCheck[];
 
   constructor(name: string, args: SopsSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     // The value is left out of the component's inputs: components send their inputs to the engine.
@@ -65,7 +69,7 @@ export class SopsSecret extends pulumi.ComponentResource {
           KEY_PATH: args.key,
           AGE_KEY_FILE: args.ageKeyFile,
           GENERATE: value === undefined ? "true" : "false",
-          STATE_DIR: args.stateDir ?? "/var/lib/skylab-immich",
+          STATE_DIR: args.stateDir ?? STATE_DIR,
         },
         stdin: value === undefined ? undefined : pulumi.secret(value),
         logOutput: false,
@@ -73,7 +77,7 @@ export class SopsSecret extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.path = `/run/secrets/${args.key}`;
+    this.path = sopsSecretPath(args.key);
     this.module = new NixModuleFile(
       `${name}-module`,
       {
@@ -87,7 +91,13 @@ export class SopsSecret extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [set] },
     );
-    this.registerOutputs({ path: this.path, module: this.module.path });
+    this.checks = [{ kind: "secret", path: this.path, owner: `${args.owner}:${args.group}`, mode: args.mode ?? "0400" }];
+    this.registerOutputs({ path: this.path, module: this.module.path, checks: this.checks });
+  }
+
+  /** The module's path in the config repo. */
+  static modulePath(generatedDir: string): string {
+    return `${generatedDir}/secrets.nix`;
   }
 }
 

@@ -1,4 +1,5 @@
 import { loadScript } from "../components/scripts";
+import { REQUIRED_TOOLS } from "./constants";
 import { scriptWithArgs } from "./shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "./ssh";
 import { clearControlPath, closeOnExit, masterPid, sharedControlPath } from "./sshMaster";
@@ -94,6 +95,7 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     SOPS_KEYS: request.sopsKeys.join("\n"),
     AGE_KEY_FILE: request.ageKeyFile,
     OWNED_PATHS: request.ownedPaths.join("\n"),
+    TOOLS: [...REQUIRED_TOOLS],
   });
   const controlPath = sharedControlPath(conn);
   if (controlPath) clearControlPath(conn, controlPath);

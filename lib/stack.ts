@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, StackConfig } from "./config";
+import { refuse } from "./refusal";
 import type { Become } from "./ssh";
 
 /** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
@@ -85,4 +86,14 @@ function configIsSecret(fullKey: string): boolean {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const runtime = require("@pulumi/pulumi/runtime/config");
   return typeof runtime.isConfigSecret === "function" ? runtime.isConfigSecret(fullKey) : true;
+}
+
+/** {@link readStack}, with settings errors shown as their message alone (no stack trace) and the program ended. */
+export async function readStackOrRefuse(config: pulumi.Config): Promise<Stack> {
+  try {
+    return readStack(config);
+  } catch (err) {
+    if (err instanceof ConfigError) return refuse(err.message);
+    throw err;
+  }
 }

@@ -3,7 +3,8 @@
 # Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
 # Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR SOPS_FILE SOPS_KEYS
 #         AGE_KEY_FILE OWNED_PATHS (lists newline-separated); MOUNT_POINTS MOUNT_OPTIONS (arrays of the
-#         same length: each declared mount and its options, comma-separated)
+#         same length: each declared mount and its options, comma-separated); TOOLS (array: the tools
+#         the program's scripts run on the host)
 set -euo pipefail
 export LC_ALL=C
 
@@ -131,7 +132,7 @@ printf ',"migration":{"done":%s,"sourceBytes":%s}' \
   "$([ -f "$STATE_DIR/migration.done" ] && echo true || echo false)" "${bytes:-null}"
 printf ',"tools":{'
 first=1
-for tool in btrfs rsync git sops nixos-rebuild findmnt; do
+for tool in "${TOOLS[@]}"; do
   [ $first -eq 1 ] || printf ','
   first=0
   case $tool in

@@ -68,7 +68,7 @@ function args(overrides: Partial<ConstructorParameters<typeof NixosApply>[1]> = 
     moduleDigests: [pulumi.output("1".repeat(64)), "2".repeat(64)],
     ownedPaths: [GEN, "secrets/secrets.yaml"],
     mode: "switch",
-    checks: CHECKS,
+    checks: [CHECKS.slice(0, 2), pulumi.output(CHECKS.slice(2))],
     confirmTimeoutSeconds: 120,
     ...overrides,
   };

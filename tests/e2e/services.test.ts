@@ -54,7 +54,7 @@ test("up converges: the secret decrypts on the host, the modules evaluate, a gen
   // through nginx with the vhost's Host header.
   expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
     "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
-    "unit pass", "unit pass", "unit pass", "http pass", "http pass",
+    "unit pass", "unit pass", "http pass", "unit pass", "http pass",
   ]);
   expect(report[9].target).toBe("http://127.0.0.1/api/server/ping");
   expect(report[9].detail).toMatch(/^answered pong/);
