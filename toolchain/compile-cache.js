@@ -9,7 +9,7 @@
 // Here each .ts file is transpiled once with TypeScript's own `transpileModule` (what ts-node's
 // transpile-only mode does: `isolatedModules` is on, so a file's JavaScript depends on that file and the
 // compiler options alone) and the result is kept under a key that is the SHA-256 of everything the
-// output depends on: this file's format version, the TypeScript version, the resolved compiler options,
+// output depends on: this file's own text, the TypeScript version, the resolved compiler options,
 // the file's path and its exact text. A file changed in any way has another key, so it is transpiled
 // again before it runs: no stale output can be loaded, and there is no build step. This module loads
 // the compiler only on a miss. Type checking stays where it was (`npx tsc --noEmit`, `npm test`).
@@ -25,11 +25,12 @@ const fs = require("fs");
 const Module = require("module");
 const path = require("path");
 
-const FORMAT = "skylab-compile-cache/1";
+const sha256 = (text) => crypto.createHash("sha256").update(text).digest("hex");
+
+// Part of every key: a change to how this file transpiles can never serve what an older version kept.
+const FORMAT = sha256(fs.readFileSync(__filename));
 const root = path.resolve(__dirname, "..");
 const cacheDir = process.env.SKYLAB_COMPILE_CACHE || path.join(root, "node_modules", ".cache", "skylab-ts");
-
-const sha256 = (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 let typescript;
 /** The compiler, loaded on the first miss only. */
@@ -71,13 +72,12 @@ function writeAtomically(file, text) {
 function compilerOptions(tsconfigPath, tsVersion) {
   const text = fs.readFileSync(tsconfigPath, "utf8");
   const entryFile = path.join(cacheDir, "config", `${sha256([FORMAT, tsVersion, tsconfigPath, text].join("\0"))}.json`);
-  const cached = readIfPresent(entryFile);
-  if (cached !== undefined) {
-    const entry = JSON.parse(cached);
-    if (entry.sources.every((source) => readIfPresent(source.path) !== undefined && sha256(readIfPresent(source.path)) === source.sha256)) {
-      return entry.options;
-    }
-  }
+  const entry = parseIfValid(readIfPresent(entryFile));
+  const unchanged = (source) => {
+    const now = readIfPresent(source.path);
+    return now !== undefined && sha256(now) === source.sha256;
+  };
+  if (entry && entry.sources.every(unchanged)) return entry.options;
   const ts = compiler();
   const parsed = ts.getParsedCommandLineOfConfigFile(tsconfigPath, {}, {
     ...ts.sys,
@@ -98,6 +98,17 @@ function compilerOptions(tsconfigPath, tsVersion) {
   const sources = [tsconfigPath, ...extended].map((source) => ({ path: source, sha256: sha256(fs.readFileSync(source, "utf8")) }));
   writeAtomically(entryFile, JSON.stringify({ options, sources }));
   return options;
+}
+
+/** A config entry as written below, or undefined (absent or unreadable: it is then written anew). */
+function parseIfValid(text) {
+  if (text === undefined) return undefined;
+  try {
+    const entry = JSON.parse(text);
+    return entry && typeof entry.options === "object" && Array.isArray(entry.sources) ? entry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function formatHost(ts) {

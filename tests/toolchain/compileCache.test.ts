@@ -30,7 +30,7 @@ beforeEach(() => {
   writeFileSync(path.join(project, "main.ts"), [
     'import { message } from "./message";',
     "const pick = (a?: { b: number }) => a?.b;",
-    `const { stats } = require(${JSON.stringify(cacheModule)});`,
+    "const { stats } = require(process.env.HOOK_MODULE as string);",
     "console.log(JSON.stringify({ message, pick: pick.toString(), stats, compilerLoaded: Object.keys(require.cache).some((k) => k.endsWith('typescript.js')) }));",
     "",
   ].join("\n"));
@@ -45,10 +45,11 @@ interface RunOutput {
   compilerLoaded: boolean;
 }
 
-function run(): RunOutput {
-  const out = execFileSync("node", ["-r", register, "main.ts"], {
+/** main.ts run as the engine's processes run the program: `node -r <register> main.ts`. */
+function run(hook = { register, module: cacheModule }): RunOutput {
+  const out = execFileSync("node", ["-r", hook.register, "main.ts"], {
     cwd: project,
-    env: { ...process.env, SKYLAB_COMPILE_CACHE: cache, PULUMI_NODEJS_TSCONFIG_PATH: "tsconfig.json" },
+    env: { ...process.env, SKYLAB_COMPILE_CACHE: cache, PULUMI_NODEJS_TSCONFIG_PATH: "tsconfig.json", HOOK_MODULE: hook.module },
     encoding: "utf8",
   });
   return JSON.parse(out) as RunOutput;
@@ -96,6 +97,31 @@ test("a change in the project's tsconfig itself recompiles too", () => {
   run();
   writeFileSync(path.join(project, "tsconfig.json"), '{ "extends": "./base.json", "compilerOptions": { "isolatedModules": true, "target": "ES2019" } }\n');
   expect(run()).toMatchObject({ pick: "(a) => a === null || a === void 0 ? void 0 : a.b", stats: { hits: 0, misses: 2 } });
+});
+
+test("a changed compile-cache.js transpiles everything again: what another version of it kept is never served", () => {
+  run();
+  // A copy one comment apart, beside the tests (it finds typescript through the same node_modules).
+  const copy = mkdtempSync(path.join(__dirname, ".copy-"));
+  try {
+    writeFileSync(path.join(copy, "compile-cache.js"), `${readFileSync(cacheModule, "utf8")}\n// another version\n`);
+    writeFileSync(path.join(copy, "register-compile-cache.js"), readFileSync(register, "utf8"));
+    const other = { register: path.join(copy, "register-compile-cache.js"), module: path.join(copy, "compile-cache.js") };
+    expect(run(other)).toMatchObject({ message: "first", stats: { hits: 0, misses: 2 } });
+    expect(run(other)).toMatchObject({ message: "first", stats: { hits: 2, misses: 0 } });
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+});
+
+test("an unreadable options entry is written anew, and the run goes on", () => {
+  run();
+  const configDir = path.join(cache, "config");
+  const entries = readdirSync(configDir);
+  expect(entries).toHaveLength(1);
+  writeFileSync(path.join(configDir, entries[0]), "{ not json");
+  expect(run()).toMatchObject({ message: "first", stats: { hits: 2, misses: 0 } });
+  expect(Object.keys(JSON.parse(readFileSync(path.join(configDir, entries[0]), "utf8")))).toEqual(["options", "sources"]);
 });
 
 test("a syntax error fails the start with the file, line and TypeScript's message, as ts-node reports it", () => {
