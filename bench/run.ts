@@ -2,7 +2,7 @@
  * `npm run bench`: what a converge costs, side by side with the floors it cannot beat, in one run.
  *
  *   npx ts-node --transpile-only bench/run.ts [--quick] [--iterations N] [--dataset-mb N] [--out FILE]
- *                                             [--scenarios 1,2,3,4]
+ *                                             [--scenarios 1,2,3,4,5,6,7]
  *
  * Creates its own sandbox SKYLAB hosts (bench<pid>-…) and removes them at the end, also on failure or
  * Ctrl-C. Each scenario runs a warm-up, then N measured iterations; within an iteration the program and
@@ -14,7 +14,10 @@
  * Scenarios: 1 no-op preview vs an empty program; 2 no-op up vs an empty program, with SSH connections
  * and modifying remote commands counted; 3 first converge of a fresh sandbox vs one hand-written script
  * over one SSH connection (bench/baseline/converge-by-hand.sh); 4 the program's data migration vs a
- * plain `rsync -aHAX` (throughput); 5 peak memory of the program's processes during scenario 3.
+ * plain `rsync -aHAX` (throughput); 5 peak memory of the program's processes during scenario 3, next to
+ * the empty program's; 6 a preview that fails on an invalid setting vs the valid no-op preview of
+ * scenario 1 (same iterations), with its SSH connections counted (must be 0); 7 the no-op preview of a
+ * fixture program of 1, 5 and 20 generated modules (bench/scaling/), to show how the cost grows with the work.
  */
 import { spawn } from "child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
@@ -45,10 +48,11 @@ export interface BenchOptions {
   scenarios: number[];
 }
 
-const USAGE = "usage: bench/run.ts [--quick] [--iterations N] [--dataset-mb N] [--out FILE] [--scenarios 1,2,3,4]";
+const USAGE = "usage: bench/run.ts [--quick] [--iterations N] [--dataset-mb N] [--out FILE] [--scenarios 1,2,3,4,5,6,7]";
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7];
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, iterations: 5, warmup: 1, datasetMb: 300, scenarios: [1, 2, 3, 4, 5] };
+  const options: BenchOptions = { quick: false, iterations: 5, warmup: 1, datasetMb: 300, scenarios: [...SCENARIOS] };
   let iterations: number | undefined;
   const positive = (flag: string, value: string | undefined) => {
     const n = Number(value);
@@ -63,8 +67,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     else if (arg === "--out") options.out = argv[++i];
     else if (arg === "--scenarios") {
       const list = (argv[++i] ?? "").split(",").map((s) => positive(arg, s));
-      if (list.some((n) => n > 5)) throw new Error(`\`--scenarios\` takes numbers 1..5\n${USAGE}`);
-      options.scenarios = [...new Set(list)].sort();
+      if (list.some((n) => n > SCENARIOS.length)) throw new Error(`\`--scenarios\` takes numbers 1..${SCENARIOS.length}\n${USAGE}`);
+      options.scenarios = [...new Set(list)].sort((a, b) => a - b);
     } else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -75,8 +79,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     options.warmup = 0;
   }
   if (iterations !== undefined) options.iterations = iterations;
-  // Scenario 5 is measured during scenario 3: one comes with the other.
-  if (options.scenarios.includes(3) !== options.scenarios.includes(5)) options.scenarios = [...new Set([...options.scenarios, 3, 5])].sort();
+  // Scenario 5 is measured during scenario 3, and 6 during 1: one comes with the other.
+  for (const [a, b] of [[3, 5], [1, 6]]) {
+    if (options.scenarios.includes(a) !== options.scenarios.includes(b)) options.scenarios = [...new Set([...options.scenarios, a, b])].sort((x, y) => x - y);
+  }
   return options;
 }
 
@@ -177,6 +183,16 @@ class Cleanup {
 
 // ------------------------------------------------------------------------------------------- the bench
 
+/** Scenario 7's sizes: generated modules in the fixture program. */
+const SCALING_SIZES = [1, 5, 20];
+
+/** Scenario 6's setting, and the message the program must fail with before it connects anywhere. */
+const INVALID_SETTING = {
+  key: "pictures.mountPoint",
+  value: "relative/path",
+  message: '`pictures.mountPoint` must be an absolute path (got "relative/path"): write it from the root, e.g. "/relative/path"',
+};
+
 // Exactly as the component loads it (with the shared functions of components/scripts/lib.sh).
 const MIGRATE_SCRIPT = loadScript("migrate-data.sh");
 const GENERATED_DIR = "modules/generated/skylab-immich";
@@ -205,6 +221,13 @@ class Bench {
     PULUMI_CONFIG_PASSPHRASE: "skylab-bench-empty-program",
   };
   readonly emptyStack = "bench";
+  /** The same empty program loaded by ts-node, as the SDK does by default (a breakdown row: the former floor). */
+  readonly emptyTsNodeDir = path.join(repoRoot, ".bench", "empty-program-ts-node");
+  readonly scalingDir = path.join(repoRoot, ".bench", "scaling-program");
+  readonly scalingEnv = {
+    PULUMI_BACKEND_URL: `file://${path.join(repoRoot, ".bench", "scaling-state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "skylab-bench-scaling-program",
+  };
   mainSandbox = "";
   mainStack = "";
   generatedModulesTar: Buffer = Buffer.alloc(0);
@@ -275,11 +298,30 @@ class Bench {
     for (const file of ["Pulumi.yaml", "index.ts"]) copyFileSync(path.join(repoRoot, "bench", "empty", file), path.join(this.emptyDir, file));
     mustSucceed("stack init of the empty program", await this.emptyPulumi(["stack", "init", this.emptyStack]));
     mustSucceed("first up of the empty program", await this.emptyPulumi(["up", "--yes", "--skip-preview"]));
+    // Its ts-node twin shares the stack (same project, same state: one output).
+    rmSync(this.emptyTsNodeDir, { recursive: true, force: true });
+    mkdirSync(this.emptyTsNodeDir, { recursive: true });
+    copyFileSync(path.join(this.emptyDir, "index.ts"), path.join(this.emptyTsNodeDir, "index.ts"));
+    copyFileSync(path.join(this.emptyDir, `Pulumi.${this.emptyStack}.yaml`), path.join(this.emptyTsNodeDir, `Pulumi.${this.emptyStack}.yaml`));
+    const project = readFileSync(path.join(this.emptyDir, "Pulumi.yaml"), "utf8");
+    const withTsNode = project.replace(/^    typescript: false\n    nodeargs: .*\n/m, "    typescript: true\n");
+    if (withTsNode === project) throw new Error("bench/empty/Pulumi.yaml: its runtime options changed; update the ts-node twin in bench/run.ts");
+    writeFileSync(path.join(this.emptyTsNodeDir, "Pulumi.yaml"), withTsNode);
   }
 
-  emptyPulumi(args: string[]): Promise<Timed> {
+  emptyPulumi(args: string[], options: { cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<Timed> {
     const withStack = args[0] === "stack" ? args : [...args, "--stack", this.emptyStack];
-    return pulumi(withStack, { cwd: this.emptyDir, env: this.emptyEnv });
+    return pulumi(withStack, { cwd: options.cwd ?? this.emptyDir, env: this.emptyEnv, onSpawn: options.onSpawn });
+  }
+
+  /**
+   * The main stack's config with one invalid setting, as a file for `--config-file` (scenario 6): the
+   * same stack, state and secrets, so the only difference from the valid preview is the setting.
+   */
+  invalidSettingConfigFile(): string {
+    const file = path.join(repoRoot, ".bench", `invalid-setting-${this.mainStack}.yaml`);
+    copyFileSync(path.join(repoRoot, `Pulumi.${this.mainStack}.yaml`), file);
+    return file;
   }
 
   // ------------------------------------------------------------------------------ scenario 1: preview
@@ -287,9 +329,14 @@ class Bench {
   async previewNoop(): Promise<void> {
     const rec = new Recorder();
     const checks = { programPreviewsWithoutChanges: true, emptyPreviewsWithoutChanges: true };
+    // Scenario 6 runs in the same iterations: its floor is this scenario's valid preview.
+    const invalidChecks = { invalidPreviewsFailed: true, failedWithTheConfigMessage: true, sshConnectionsOfInvalidPreviews: 0 };
+    const invalidConfig = this.invalidSettingConfigFile();
+    mustSucceed("invalid setting", await pulumi(["config", "set", "--path", INVALID_SETTING.key, INVALID_SETTING.value, "--stack", this.mainStack, "--config-file", invalidConfig]));
+    let invalidOutput = "";
     const node = process.execPath;
-    const loadProgram = "require('ts-node').register({ transpileOnly: true, project: 'tsconfig.pulumi.json' }); require('./index.ts')";
-    await this.iterate("scenario 1 (no-op preview)", async (i, measure) => {
+    const loadWithTsNode = "require('ts-node').register({ transpileOnly: true, project: 'tsconfig.pulumi.json' }); require('./index.ts')";
+    await this.iterate("scenarios 1 and 6 (no-op preview, invalid setting)", async (i, measure) => {
       const runProgram = async () => {
         const before = acceptedConnections(this.mainSandbox);
         const r = mustSucceed("no-op preview", await pulumi(["preview", "--stack", this.mainStack]));
@@ -304,27 +351,49 @@ class Bench {
         if (changedResources(r.output) !== 0) checks.emptyPreviewsWithoutChanges = false;
         if (measure) rec.add("empty program: pulumi preview", "s", r.seconds);
       };
-      for (const step of i % 2 ? [runEmpty, runProgram] : [runProgram, runEmpty]) await step();
+      const runInvalid = async () => {
+        const before = acceptedConnections(this.mainSandbox);
+        const r = await pulumi(["preview", "--stack", this.mainStack, "--config-file", invalidConfig]);
+        const connections = acceptedConnections(this.mainSandbox) - before;
+        if (r.code === 0) invalidChecks.invalidPreviewsFailed = false;
+        if (!r.output.includes(INVALID_SETTING.message)) {
+          invalidChecks.failedWithTheConfigMessage = false;
+          invalidOutput ||= r.output.slice(-2000);
+        }
+        invalidChecks.sshConnectionsOfInvalidPreviews = Math.max(invalidChecks.sshConnectionsOfInvalidPreviews, connections);
+        if (measure) {
+          rec.add("program, invalid setting: pulumi preview (fails)", "s", r.seconds);
+          rec.add("SSH connections per invalid preview", "count", connections);
+        }
+      };
+      // The three back to back, the order rotating from one iteration to the next.
+      const steps = [runProgram, runEmpty, runInvalid];
+      for (const step of [...steps.slice(i % 3), ...steps.slice(0, i % 3)]) await step();
 
       // Where the time goes: the same preview without its SSH look, and the parts of a start-up (not in
       // quick mode, which only proves the report complete).
       if (this.options.quick) return;
       const skip = mustSucceed("preview without the host look", await pulumi(["preview", "--stack", this.mainStack], { env: { SKYLAB_SKIP_HOST_LOOK: "1" } }));
+      const emptyTsNode = mustSucceed("empty preview with ts-node", await this.emptyPulumi(["preview"], { cwd: this.emptyTsNodeDir }));
       const ssh = mustSucceed("ssh true", await sandboxScript(this.mainSandbox, "true"));
       const nodeStart = mustSucceed("node -e 0", await timedSpawn(node, ["-e", "0"]));
       const sdk = mustSucceed("require @pulumi/pulumi", await timedSpawn(node, ["-e", "require('@pulumi/pulumi')"]));
-      const program = mustSucceed("load the program", await timedSpawn(node, ["-e", loadProgram]));
+      const programCached = mustSucceed("load the program", await timedSpawn(node, ["-r", "./toolchain/register-compile-cache.js", "-e", "require('./index.ts')"]));
+      const programTsNode = mustSucceed("load the program with ts-node", await timedSpawn(node, ["-e", loadWithTsNode]));
       const provider = await timeToFirstLine(path.join(repoRoot, ".tools", "bin", "pulumi-resource-pulumi-nodejs"), ["127.0.0.1:1"]);
       const host = await timeToFirstLine(node, [path.join(repoRoot, "toolchain", "language-host.js"), "127.0.0.1:1"]);
       if (!measure) return;
       rec.add("preview with SKYLAB_SKIP_HOST_LOOK=1 (no SSH)", "s", skip.seconds);
+      rec.add("empty program loaded by ts-node: pulumi preview", "s", emptyTsNode.seconds);
       rec.add("one SSH connection running `true`", "s", ssh.seconds);
       rec.add("node start (node -e 0)", "s", nodeStart.seconds);
       rec.add("node + require('@pulumi/pulumi')", "s", sdk.seconds);
-      rec.add("node + ts-node + the program's modules (index.ts)", "s", program.seconds);
+      rec.add("node + compile cache + the program's modules (index.ts)", "s", programCached.seconds);
+      rec.add("node + ts-node + the program's modules (index.ts)", "s", programTsNode.seconds);
       rec.add("dynamic provider start (shim → port printed)", "s", provider);
       rec.add("language host start (→ port printed)", "s", host);
     });
+    rmSync(invalidConfig, { force: true });
     const program = rec.get("program: pulumi preview");
     const empty = rec.get("empty program: pulumi preview");
     this.scenarios.push({
@@ -334,12 +403,31 @@ class Bench {
       ratios: [pairwiseRatio("ratio program / empty", program, empty)],
       counts: [rec.get("SSH connections per preview")],
       breakdown: this.options.quick ? [] : [
-        "preview with SKYLAB_SKIP_HOST_LOOK=1 (no SSH)", "one SSH connection running `true`", "node start (node -e 0)",
-        "node + require('@pulumi/pulumi')", "node + ts-node + the program's modules (index.ts)",
+        "preview with SKYLAB_SKIP_HOST_LOOK=1 (no SSH)", "empty program loaded by ts-node: pulumi preview",
+        "one SSH connection running `true`", "node start (node -e 0)", "node + require('@pulumi/pulumi')",
+        "node + compile cache + the program's modules (index.ts)", "node + ts-node + the program's modules (index.ts)",
         "dynamic provider start (shim → port printed)", "language host start (→ port printed)",
       ].map((name) => rec.get(name)),
       checks,
-      notes: [...(this.options.quick ? ["Quick mode: no breakdown."] : []), "The host-look-skipped preview is not a no-op: components show `[diff: -hostSha256]` updates (no remote work)."],
+      notes: [
+        ...(this.options.quick ? ["Quick mode: no breakdown."] : []),
+        "The host-look-skipped preview is not a no-op: components show `[diff: -hostSha256]` updates (no remote work).",
+        "Both programs load their TypeScript through toolchain/compile-cache.js (warm); the ts-node rows are the same work loaded the SDK's default way.",
+      ],
+    });
+    const invalid = rec.get("program, invalid setting: pulumi preview (fails)");
+    this.scenarios.push({
+      id: "6-invalid-setting",
+      title: "6 preview, invalid setting",
+      measurements: [invalid, program],
+      ratios: [pairwiseRatio("ratio invalid / valid preview", invalid, program)],
+      counts: [rec.get("SSH connections per invalid preview")],
+      breakdown: [],
+      checks: { ...invalidChecks, ...(invalidOutput ? { outputOfAnInvalidPreview: invalidOutput } : {}) },
+      notes: [
+        `The main stack's config with \`${INVALID_SETTING.key}: ${INVALID_SETTING.value}\` (pulumi preview --config-file), run in scenario 1's iterations next to its valid preview.`,
+        "It must fail with the config message before any SSH connection: the sandbox's sshd accepted none during it.",
+      ],
     });
   }
 
@@ -418,6 +506,7 @@ class Bench {
     const stateScript = readBenchFile("remote", "converged-state.sh");
     const checks: Record<string, boolean | number | string> = { sameEndState: true };
     const peaksSeen: Peaks[] = [];
+    const emptyPeaksSeen: Peaks[] = [];
     let samples = 0;
     const failedAttempts: string[] = [];
     await this.iterate("scenario 3 (first converge)", async (i, measure) => {
@@ -436,6 +525,9 @@ class Bench {
             peaksSeen.push(result.peaks);
             samples += result.sampleTicks;
           }
+          // The memory pair: the empty program's up in the same iteration, sampled the same way.
+          const empty = await this.emptyUpPeaks();
+          if (measure) emptyPeaksSeen.push(empty);
           return;
         } catch (err) {
           // A known race in the program (parallel `git add` in module-file-write.sh on the same repo): the
@@ -472,16 +564,40 @@ class Bench {
       const values = peaksSeen.map((p) => p[role]).filter((v): v is number => v !== null);
       return summarize(`peak RSS: ${ROLE_LABELS[role]}`, "MB", values);
     });
+    const emptyValues = emptyPeaksSeen.map((p) => p.program).filter((v): v is number => v !== null);
+    const emptyMemory = summarize("peak RSS: the empty program's process (its pulumi up)", "MB", emptyValues);
+    const bothSeen = memory[0].samples.length === peaksSeen.length && emptyValues.length === peaksSeen.length && peaksSeen.length > 0;
     this.scenarios.push({
       id: "5-peak-memory",
       title: "5 peak memory during 3",
-      measurements: [memory[0]],
-      ratios: [],
+      measurements: [memory[0], emptyMemory],
+      ratios: bothSeen ? [pairwiseRatio("ratio program / empty program", memory[0], emptyMemory)] : [],
       counts: [],
       breakdown: memory.slice(1),
-      checks: { programProcessSeen: memory[0].samples.length === peaksSeen.length && peaksSeen.length > 0, sampleTicks: samples },
-      notes: ["VmHWM of each process under our pulumi CLI, read every 50 ms (new processes found every 200 ms); max per role and run."],
+      checks: {
+        programProcessSeen: memory[0].samples.length === peaksSeen.length && peaksSeen.length > 0,
+        emptyProgramProcessSeen: emptyValues.length === emptyPeaksSeen.length && emptyPeaksSeen.length > 0,
+        sampleTicks: samples,
+      },
+      notes: [
+        "VmHWM of each process under our pulumi CLI, read every 50 ms (new processes found every 200 ms); max per role and run.",
+        "The empty program's peak is taken in the same iteration, during its `pulumi up` (it has nothing to converge, first or not).",
+      ],
     });
+  }
+
+  /** Peak memory of the processes of one `pulumi up` of the empty program. */
+  async emptyUpPeaks(): Promise<Peaks> {
+    let sampler: PeakMemorySampler | undefined;
+    const r = await this.emptyPulumi(["up", "--yes", "--skip-preview"], {
+      onSpawn: (pid) => {
+        sampler = new PeakMemorySampler(pid);
+        sampler.start();
+      },
+    });
+    const peaks = sampler?.stop() ?? { program: null, cli: null, dynamicProvider: null, languageHost: null };
+    mustSucceed("empty up (peak memory)", r);
+    return peaks;
   }
 
   /** One side-by-side first converge on two fresh sandboxes, removed again before returning. */
@@ -614,6 +730,78 @@ class Bench {
     });
   }
 
+  // --------------------------------------------------------- scenario 7: no-op preview as the work grows
+
+  scalingPulumi(args: string[], stack: string, input?: string): Promise<Timed> {
+    // Flags before a `--`: whatever follows it is a value.
+    const end = args.includes("--") ? args.indexOf("--") : args.length;
+    return pulumi([...args.slice(0, end), "--stack", stack, ...args.slice(end)], { cwd: this.scalingDir, env: this.scalingEnv, input });
+  }
+
+  /**
+   * bench/scaling/ (the product's BindMount component and host look, N of them) on its own sandbox with
+   * one stack per size, each converged once; then each iteration previews the three, order rotating.
+   */
+  async scalingPreview(): Promise<void> {
+    const rec = new Recorder();
+    const sandbox = `${this.prefix}-scale`;
+    this.log(`scenario 7: sandbox ${sandbox}, the fixture program, its stacks ${SCALING_SIZES.map((n) => `n${n}`).join(", ")} converged once (untimed)`);
+    await this.newSandbox(sandbox);
+    const conn = readConnection(sandbox);
+    const state = path.join(repoRoot, ".bench", "scaling-state");
+    for (const dir of [this.scalingDir, state]) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
+    for (const file of ["Pulumi.yaml", "index.ts"]) copyFileSync(path.join(repoRoot, "bench", "scaling", file), path.join(this.scalingDir, file));
+    const privateKey = readFileSync(conn.privateKeyPath, "utf8");
+    for (const n of SCALING_SIZES) {
+      const stack = `n${n}`;
+      mustSucceed(`stack init ${stack}`, await pulumi(["stack", "init", stack], { cwd: this.scalingDir, env: this.scalingEnv }));
+      const settings = { address: conn.address, port: String(conn.port), hostKey: conn.hostPublicKey, configRepo: conn.configRepo, count: String(n) };
+      for (const [key, value] of Object.entries(settings)) mustSucceed(`config ${key}`, await this.scalingPulumi(["config", "set", key, "--", value], stack));
+      mustSucceed("config privateKey", await this.scalingPulumi(["config", "set", "--secret", "privateKey"], stack, privateKey));
+      mustSucceed(`first up of ${stack}`, await this.scalingPulumi(["up", "--yes", "--skip-preview"], stack));
+    }
+    const checks = { everyPreviewWithoutChanges: true, sshConnectionsPerPreviewMin: Number.POSITIVE_INFINITY, sshConnectionsPerPreviewMax: 0 };
+    const label = (n: number) => `no-op preview, ${n} generated module${n === 1 ? "" : "s"}`;
+    await this.iterate("scenario 7 (no-op preview, 1/5/20 generated modules)", async (i, measure) => {
+      const runs = SCALING_SIZES.map((n) => async () => {
+        const before = acceptedConnections(sandbox);
+        const r = mustSucceed(`no-op preview of n${n}`, await this.scalingPulumi(["preview"], `n${n}`));
+        const connections = acceptedConnections(sandbox) - before;
+        if (changedResources(r.output) !== 0) checks.everyPreviewWithoutChanges = false;
+        checks.sshConnectionsPerPreviewMin = Math.min(checks.sshConnectionsPerPreviewMin, connections);
+        checks.sshConnectionsPerPreviewMax = Math.max(checks.sshConnectionsPerPreviewMax, connections);
+        if (measure) {
+          rec.add(label(n), "s", r.seconds);
+          rec.add(`resources, ${n} module${n === 1 ? "" : "s"} (engine summary)`, "count", unchangedResources(r.output));
+        }
+      });
+      for (const run of [...runs.slice(i % runs.length), ...runs.slice(0, i % runs.length)]) await run();
+    });
+    await this.cleanup.removeSandbox(sandbox);
+    const [first, ...more] = SCALING_SIZES.map((n) => rec.get(label(n)));
+    const largest = more[more.length - 1];
+    const perModule = (SCALING_SIZES[SCALING_SIZES.length - 1] - SCALING_SIZES[0]);
+    this.scenarios.push({
+      id: "7-preview-scaling",
+      title: `7 preview, ${SCALING_SIZES.join("/")} generated modules`,
+      measurements: [first, ...more],
+      ratios: more.map((m, k) => pairwiseRatio(`ratio ${SCALING_SIZES[k + 1]} / ${SCALING_SIZES[0]} modules`, m, first)),
+      counts: SCALING_SIZES.map((n) => rec.get(`resources, ${n} module${n === 1 ? "" : "s"} (engine summary)`)),
+      breakdown: [summarize(
+        `each further module (${SCALING_SIZES[SCALING_SIZES.length - 1]} vs ${SCALING_SIZES[0]}, ÷ ${perModule})`, "s",
+        largest.samples.map((t, k) => (t - first.samples[k]) / perModule),
+      )],
+      checks,
+      notes: [
+        "bench/scaling/: N BindMount components (one generated module and one RemoteScript each) and one host look reading the N files; one stack per N on one sandbox, each converged before the first preview.",
+        "Every preview must change nothing and open one SSH connection (the look).",
+      ],
+    });
+  }
+
   // ------------------------------------------------------------------------------------------ run
 
   async run(): Promise<BenchReport> {
@@ -625,11 +813,12 @@ class Bench {
     let failure: unknown;
     try {
       if (want(1) || want(2) || want(3)) await this.setUpConvergedSandbox();
-      if (want(1) || want(2)) await this.setUpEmptyProgram();
+      if (want(1) || want(2) || want(3)) await this.setUpEmptyProgram();
       if (want(1)) await this.previewNoop();
       if (want(2)) await this.upNoop();
       if (want(4)) await this.dataMigration();
       if (want(3)) await this.firstConverge();
+      if (want(7)) await this.scalingPreview();
     } catch (err) {
       failure = err;
     } finally {
@@ -638,7 +827,7 @@ class Bench {
       for (const problem of problems) this.log(`cleanup: ${problem}`);
     }
     if (failure) throw failure;
-    const order = ["1-", "2-", "3-", "4-", "5-"];
+    const order = SCENARIOS.map((n) => `${n}-`);
     this.scenarios.sort((a, b) => order.findIndex((p) => a.id.startsWith(p)) - order.findIndex((p) => b.id.startsWith(p)));
     return {
       tool: "skylab-immich bench",

@@ -2,7 +2,9 @@
  * The bench in quick mode (one iteration, no warm-up, a 5 MB dataset): proves that a run produces a
  * complete, well-formed report — every scenario, finite numbers, ratios taken pair by pair, SSH
  * connections counted, no modifying remote command in a no-op up, the by-hand baseline reaching the
- * program's end state — and that it leaves no sandbox behind. It asserts nothing about times.
+ * program's end state, an invalid setting failing with its message before any SSH connection, the
+ * scaling fixture holding 1, 5 and 20 modules — and that it leaves no sandbox behind. It asserts
+ * nothing about times.
  */
 import { execFileSync, spawn } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
@@ -62,7 +64,9 @@ describe("npm run bench --quick", () => {
 
   it("reports every scenario in quick mode, and prints the table it stores", () => {
     expect(report.options).toMatchObject({ quick: true, iterations: 1, warmup: 0, datasetMb: 5 });
-    expect(report.scenarios.map((s) => s.id)).toEqual(["1-preview-noop", "2-up-noop", "3-first-converge", "4-data-migration", "5-peak-memory"]);
+    expect(report.scenarios.map((s) => s.id)).toEqual([
+      "1-preview-noop", "2-up-noop", "3-first-converge", "4-data-migration", "5-peak-memory", "6-invalid-setting", "7-preview-scaling",
+    ]);
     expect(run.stdout).toContain(report.table);
     for (const title of report.scenarios.map((s) => s.title)) expect(report.table).toContain(title);
     expect(report.machine.nproc).toBeGreaterThan(0);
@@ -70,7 +74,7 @@ describe("npm run bench --quick", () => {
   });
 
   it("measures each pair once and takes every ratio from it, iteration by iteration", () => {
-    for (const s of report.scenarios.filter((s) => s.id !== "5-peak-memory")) {
+    for (const s of report.scenarios.filter((s) => s.id !== "7-preview-scaling")) {
       expect(s.measurements).toHaveLength(2);
       for (const m of s.measurements) {
         expectWellFormed(m, true);
@@ -113,16 +117,45 @@ describe("npm run bench --quick", () => {
     for (const b of migration.breakdown) expectWellFormed(b, true);
   });
 
-  it("reports the peak memory of the program's process, and of the CLI and the dynamic provider apart", () => {
+  it("reports the peak memory of the program's process next to the empty program's, and of the CLI and the dynamic provider apart", () => {
     const memory = scenario("5-peak-memory");
-    expect(memory.checks.programProcessSeen).toBe(true);
-    expectWellFormed(memory.measurements[0], true);
-    expect(memory.measurements[0].unit).toBe("MB");
+    expect(memory.checks).toMatchObject({ programProcessSeen: true, emptyProgramProcessSeen: true });
+    expect(memory.measurements.map((m) => [m.name, m.unit])).toEqual([
+      ["peak RSS: Pulumi program (node …/@pulumi/pulumi/cmd/run)", "MB"],
+      ["peak RSS: the empty program's process (its pulumi up)", "MB"],
+    ]);
+    expect(memory.ratios.map((r) => r.name)).toEqual(["ratio program / empty program"]);
     for (const part of ["pulumi CLI", "dynamic provider"]) {
       const peak = memory.breakdown.find((b) => b.name.includes(part));
       expect(peak).toBeDefined();
       expectWellFormed(peak as Summary, true);
     }
+  });
+
+  it("times a preview that fails on an invalid setting next to the valid one, and it opens no SSH connection", () => {
+    const invalid = scenario("6-invalid-setting");
+    expect(invalid.checks).toEqual({ invalidPreviewsFailed: true, failedWithTheConfigMessage: true, sshConnectionsOfInvalidPreviews: 0 });
+    expect(invalid.measurements.map((m) => m.name)).toEqual(["program, invalid setting: pulumi preview (fails)", "program: pulumi preview"]);
+    // Its floor is scenario 1's valid preview of the same iteration, not another run.
+    expect(invalid.measurements[1].samples).toEqual(scenario("1-preview-noop").measurements[0].samples);
+    expect(named(invalid.counts, "SSH connections per invalid preview").samples).toEqual([0]);
+  });
+
+  it("previews the scaling fixture with 1, 5 and 20 generated modules, each a no-op over one SSH connection", () => {
+    const scaling = scenario("7-preview-scaling");
+    expect(scaling.checks).toEqual({ everyPreviewWithoutChanges: true, sshConnectionsPerPreviewMin: 1, sshConnectionsPerPreviewMax: 1 });
+    expect(scaling.measurements.map((m) => m.name)).toEqual([
+      "no-op preview, 1 generated module", "no-op preview, 5 generated modules", "no-op preview, 20 generated modules",
+    ]);
+    for (const m of scaling.measurements) expectWellFormed(m, true);
+    // The stack and three resources per module (BindMount, its NixModuleFile, its RemoteScript).
+    expect(scaling.counts.map((c) => c.samples)).toEqual([[4], [16], [61]]);
+    const [one, five, twenty] = scaling.measurements.map((m) => m.samples[0]);
+    expect(scaling.ratios.map((r) => r.name)).toEqual(["ratio 5 / 1 modules", "ratio 20 / 1 modules"]);
+    expect(scaling.ratios[0].samples[0]).toBeCloseTo(five / one, 10);
+    expect(scaling.ratios[1].samples[0]).toBeCloseTo(twenty / one, 10);
+    expect(scaling.breakdown.map((b) => b.name)).toEqual(["each further module (20 vs 1, ÷ 19)"]);
+    expect(scaling.breakdown[0].samples[0]).toBeCloseTo((twenty - one) / 19, 10);
   });
 
   it("removes every sandbox it created", () => {
