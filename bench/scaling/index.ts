@@ -28,7 +28,7 @@ const mounts = Array.from({ length: count }, (_, i) => ({
 
 export = async () => {
   const facts = await lookAtHost({ ...connection, privateKey: await plain(privateKey) }, {
-    mediasLabel: "MEDIAS", subvolumes: [], mountPoints: mounts.map((m) => m.mountPoint), configRepo,
+    mediasLabel: "MEDIAS", subvolumes: [], mounts: mounts.map((m) => ({ mountPoint: m.mountPoint, options: ["bind", "ro"] })), configRepo,
     files: mounts.map((m) => m.file), importPath: generatedDir, migrationSource: "/var/lib/immich",
     stateDir: "/var/lib/skylab-immich", sopsFile: "secrets/secrets.yaml", sopsKeys: [],
     ageKeyFile: "/var/lib/sops-nix/key.txt", ownedPaths: [generatedDir],
