@@ -13,7 +13,7 @@ import { NixosApply } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
 import { IMMICH_SERVER_UNIT, STATE_DIR } from "./lib/constants";
 import { IN_SYNC, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
-import { HostFacts } from "./lib/hostFacts";
+import { HostFacts } from "./lib/remote/hostFacts";
 import { lookBeforeConverging } from "./lib/look";
 import { rebuildEffects } from "./lib/rebuildMode";
 import { readStackOrRefuse } from "./lib/stack";

@@ -25,9 +25,9 @@ import * as os from "os";
 import * as path from "path";
 import { readConnection, sandboxDown, sandboxUp } from "../sandbox";
 import { configureSandboxStack, importGeneratedModules } from "../sandbox/stack";
-import { loadScript } from "../components/scripts";
-import { runRemoteScript } from "../lib/ssh";
-import { scriptWithArgs } from "../lib/shell";
+import { loadScript } from "../components/shell";
+import { runRemoteScript } from "../lib/remote/ssh";
+import { scriptWithArgs } from "../lib/remote/shell";
 import {
   acceptedConnections, changedResources, mustScript, mustSucceed, now, programConnection, pulumi, readBenchFile, repoRoot,
   sandboxScript, secondsSince, Timed, timedSpawn, unchangedResources,
@@ -193,7 +193,7 @@ const INVALID_SETTING = {
   message: '`pictures.mountPoint` must be an absolute path (got "relative/path"): write it from the root, e.g. "/relative/path"',
 };
 
-// Exactly as the component loads it (with the shared functions of components/scripts/lib.sh).
+// Exactly as the component loads it (with the shared functions of lib/remote/lib.sh).
 const MIGRATE_SCRIPT = loadScript("migrate-data.sh");
 const GENERATED_DIR = "modules/generated/skylab-immich";
 
@@ -684,7 +684,7 @@ class Bench {
     await this.iterate("scenario 4 (data migration)", async (i, measure) => {
       const runProgram = async () => {
         await mustScript(sandbox, "reset", reset, resetValues);
-        // As the RemoteScript provider runs it: lib/ssh's runRemoteScript with the scriptWithArgs preamble.
+        // As the RemoteScript provider runs it: lib/remote/ssh's runRemoteScript with the scriptWithArgs preamble.
         let verifyingAt = Number.NaN;
         const start = now();
         const r = await runRemoteScript(connection, migrationScript, {

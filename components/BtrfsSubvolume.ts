@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
-import { loadScript, engineInputs } from "./scripts";
+import { engineInputs } from "./inputs";
+import { loadScript } from "./shell";
 
 const CREATE = loadScript("btrfs-subvolume.sh");
 const DELETE = loadScript("btrfs-subvolume-delete.sh");

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
 import { STATE_DIR } from "../lib/constants";
-import { engineInputs, loadScript } from "./scripts";
+import { engineInputs } from "./inputs";
+import { loadScript } from "./shell";
 
 const MIGRATE = loadScript("migrate-data.sh");
 const RESTORE = loadScript("migrate-data-restore.sh");

@@ -2,7 +2,7 @@ import { posix } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImmichLibrary } from "../providers/ImmichLibrary";
 import { ConnectionArgs } from "../providers/RemoteScript";
-import { engineInputs } from "./scripts";
+import { engineInputs } from "./inputs";
 
 export interface ImmichExternalLibraryArgs {
   /** SSH to SKYLAB. Immich listens on loopback there: the API is reached through an SSH local port forward. */

@@ -3,7 +3,7 @@ import { IMMICH_MACHINE_LEARNING_UNIT, IMMICH_SERVER_UNIT } from "../lib/constan
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
-import { engineInputs } from "./scripts";
+import { engineInputs } from "./inputs";
 import { VerificationCheck } from "./verification";
 
 export interface ImmichModuleArgs {

@@ -3,7 +3,7 @@ import { NGINX_UNIT } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { ConnectionArgs } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
-import { engineInputs } from "./scripts";
+import { engineInputs } from "./inputs";
 import { VerificationCheck } from "./verification";
 
 export interface NginxVhostArgs {

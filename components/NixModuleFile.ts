@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { GENERATED_MARKER } from "../lib/constants";
 import { createHash } from "crypto";
 import { NixAttrs, NixJsonAttrs, nixToJson, renderModuleJson } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
-import { GENERATED_MARKER, loadScript, engineInputs } from "./scripts";
+import { engineInputs } from "./inputs";
+import { loadScript } from "./shell";
 
 const WRITE = loadScript("module-file-write.sh");
 const REMOVE = loadScript("module-file-remove.sh");

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { nixExpr, renderModule } from "../lib/nix";
 import { rebuildEffects, RebuildMode } from "../lib/rebuildMode";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
-import { STATE_DIR } from "../lib/constants";
-import { GENERATED_MARKER, loadScript, engineInputs } from "./scripts";
+import { GENERATED_MARKER, STATE_DIR } from "../lib/constants";
+import { engineInputs } from "./inputs";
+import { loadScript } from "./shell";
 import { VerificationCheck } from "./verification";
 
 /** The host-side apply program (start, remove, job, confirm), with the verification checks' functions. */

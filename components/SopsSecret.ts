@@ -4,7 +4,8 @@ import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
 import { NixModuleFile } from "./NixModuleFile";
 import { VerificationCheck } from "./verification";
-import { engineInputs, loadScript } from "./scripts";
+import { engineInputs } from "./inputs";
+import { loadScript } from "./shell";
 
 const SET = loadScript("sops-secret-set.sh");
 const REMOVE = loadScript("sops-secret-remove.sh");

@@ -1,6 +1,6 @@
 /**
  * What the apply verifies on the host after activation. Each component declares the checks of what it
- * converges (its `checks` output); NixosApply runs them all (components/scripts/verify-checks.sh) and
+ * converges (its `checks` output); NixosApply runs them all (components/shell/verify-checks.sh) and
  * rolls back when one fails.
  */
 export type VerificationCheck =

@@ -1,4 +1,4 @@
-import type { ExpectedMount, HostFacts } from "./hostFacts";
+import type { ExpectedMount, HostFacts } from "./remote/hostFacts";
 
 /** The host matches what the last `up` left (the same value the RemoteScript provider stores). */
 export const IN_SYNC = "in-sync";

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { REQUIRED_TOOLS } from "./constants";
 import { preflightProblems } from "./drift";
-import { HostFacts, LookRequest, lookAtHost } from "./hostFacts";
+import { HostFacts, LookRequest, lookAtHost } from "./remote/hostFacts";
 import { refuse } from "./refusal";
-import { SshConnection } from "./ssh";
+import { SshConnection } from "./remote/ssh";
 
 /**
  * The one read-only look at the host a preview or up starts with, and the preflight on what it found:

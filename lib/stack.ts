@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, StackConfig } from "./config";
 import { refuse } from "./refusal";
-import type { Become } from "./ssh";
+import type { Become } from "./remote/ssh";
 
 /** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
 export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "library", "hostLook"] as const;

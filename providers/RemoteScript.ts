@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Become } from "../lib/ssh";
+import type { Become } from "../lib/remote/ssh";
 import { providerFromCheckout } from "./fromCheckout";
 import type { ScriptModule } from "./remoteScriptRuntime";
 

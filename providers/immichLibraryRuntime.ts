@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer, connect } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { describeSshFailure, endsWithThisProcess, knownHostsLine, sshArguments, SshConnection, sshEnvironment } from "../lib/ssh";
-import { controlCommand, masterPid, sharedControlPath } from "../lib/sshMaster";
+import { describeSshFailure, endsWithThisProcess, knownHostsLine, sshArguments, SshConnection, sshEnvironment } from "../lib/remote/ssh";
+import { controlCommand, masterPid, sharedControlPath } from "../lib/remote/sshMaster";
 
 /** What one scan took, measured from the deployer: trigger → Immich's library queue idle again. */
 export interface IndexingResult {

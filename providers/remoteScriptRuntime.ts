@@ -4,9 +4,9 @@
 import { createHash } from "crypto";
 import { lineDiff } from "./lineDiff";
 import { NixModuleJson, renderModuleJson } from "../lib/nix";
-import { ScriptValue, scriptWithArgs } from "../lib/shell";
-import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/ssh";
-import { sharedControlPath } from "../lib/sshMaster";
+import { ScriptValue, scriptWithArgs } from "../lib/remote/shell";
+import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../lib/remote/ssh";
+import { sharedControlPath } from "../lib/remote/sshMaster";
 
 /** Drift value meaning the host matched the declared state when it was last looked at. */
 export const IN_SYNC = "in-sync";

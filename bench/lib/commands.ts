@@ -8,8 +8,8 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { readConnection, SandboxConnection } from "../../sandbox";
 import { pulumiEnv, repoRoot } from "../../sandbox/stack";
-import { scriptWithArgs } from "../../lib/shell";
-import { remoteCommand, SshConnection, sshArguments } from "../../lib/ssh";
+import { scriptWithArgs } from "../../lib/remote/shell";
+import { remoteCommand, SshConnection, sshArguments } from "../../lib/remote/ssh";
 
 export { repoRoot };
 

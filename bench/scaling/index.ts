@@ -5,7 +5,7 @@
 // only the number of them differs between the stacks n1, n5 and n20.
 import * as pulumi from "@pulumi/pulumi";
 import { BindMount } from "../../components/BindMount";
-import { lookAtHost } from "../../lib/hostFacts";
+import { lookAtHost } from "../../lib/remote/hostFacts";
 
 const config = new pulumi.Config();
 const count = config.requireNumber("count");

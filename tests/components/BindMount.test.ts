@@ -52,7 +52,7 @@ describe("BindMount component", () => {
     expect(mocks.byName("looked-module-file").inputs.observedFile).toStrictEqual({ sha256: null, path: PATH });
   });
 
-  // Like drift (components/scripts.ts engineInputs): it changes whenever the host does.
+  // Like drift (components/inputs.ts engineInputs): it changes whenever the host does.
   test("hostSha256 is kept out of the component's own inputs", async () => {
     new BindMount("quiet", {
       connection: connectionInput(), configRepo: "/etc/nixos", modulePath: PATH, source: SOURCE, mountPoint: "/media/immich", hostSha256: "b".repeat(64),

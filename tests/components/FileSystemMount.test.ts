@@ -87,7 +87,7 @@ describe("FileSystemMount component", () => {
     expect(mocks.byName("absent-module-file").inputs.observedFile).toStrictEqual({ sha256: null, path: PATH });
   });
 
-  // Like drift (components/scripts.ts engineInputs): a value that changes whenever the host does must not be
+  // Like drift (components/inputs.ts engineInputs): a value that changes whenever the host does must not be
   // one of the component's own inputs, or the engine shows the component as updated on the next run.
   test("hostSha256 is kept out of the component's and the module's own inputs", async () => {
     new FileSystemMount("quiet", args({ hostSha256: "f".repeat(64) }));

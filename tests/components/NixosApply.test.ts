@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkArrays, defaultModule, effectValues, NixosApply, parseReport, VerificationCheck, VerificationResult } from "../../components/NixosApply";
-import { loadScript } from "../../components/scripts";
+import { loadScript } from "../../components/shell";
 import { connectionInput, installMocks, RECORDED_CONNECTION, REMOTE_SCRIPT, urnOf, valueOf } from "./mocks";
 
 const TYPE = "skylab:nixos:NixosApply";

@@ -4,7 +4,7 @@
  * throws: an unknown resource type, or any provider function call.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadScript } from "../../components/scripts";
+import { loadScript } from "../../components/shell";
 import { renderModuleJson } from "../../lib/nix";
 
 export const REMOTE_SCRIPT = "pulumi-nodejs:dynamic/skylab:RemoteScript";
@@ -28,7 +28,7 @@ export function connectionInput() {
 /** How that connection reaches the engine: the whole object is secret because one field is. */
 export const RECORDED_CONNECTION = secretValue(CONNECTION_PLAIN);
 
-/** A script as components load it (tests/components/scripts.test.ts checks the loader itself). */
+/** A script as components load it (tests/components/shell.test.ts checks the loader itself). */
 export function script(name: string): string {
   return loadScript(name);
 }

@@ -13,8 +13,8 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { readConnection, SandboxConnection } from "../../sandbox";
 import { pulumiEnv } from "../../sandbox/stack";
-import { runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../../lib/ssh";
-import { closeMaster, controlFolderPath, controlPath, masterPid, processRuns } from "../../lib/sshMaster";
+import { runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../../lib/remote/ssh";
+import { closeMaster, controlFolderPath, controlPath, masterPid, processRuns } from "../../lib/remote/sshMaster";
 import { openTunnel } from "../../providers/immichLibraryRuntime";
 import { expectNoChanges, expectSuccess, Target } from "./helpers";
 

@@ -9,7 +9,7 @@ import {
   sopsKeyDrift,
   subvolumeDrift,
 } from "../../lib/drift";
-import type { HostFacts } from "../../lib/hostFacts";
+import type { HostFacts } from "../../lib/remote/hostFacts";
 
 /** A host that is ready and converged: every look succeeded and found what `up` left. */
 function readyHost(): HostFacts {

@@ -1,5 +1,5 @@
 /**
- * The one mount rule, check_mount in components/scripts/lib.sh: the host look's drift verdicts and the
+ * The one mount rule, check_mount in lib/remote/lib.sh: the host look's drift verdicts and the
  * apply's repair and verification all come from it. Run under bash with `findmnt` answering as the
  * table says (a function of the same name shadows the tool).
  */
@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { readFileSync } from "fs";
 import { join } from "path";
 
-const LIB = readFileSync(join(__dirname, "..", "..", "components", "scripts", "lib.sh"), "utf8");
+const LIB = readFileSync(join(__dirname, "..", "..", "..", "lib", "remote", "lib.sh"), "utf8");
 
 /** check_mount's answer when findmnt reports `live` ("SOURCE FSTYPE OPTIONS FSROOT", or nothing). */
 function checkMount(live: string | null, mountPoint: string, options: string[]): string {

@@ -1,10 +1,10 @@
-import { loadScript } from "../components/scripts";
-import { REQUIRED_TOOLS } from "./constants";
+import { loadShellScript } from "./scripts";
+import { REQUIRED_TOOLS } from "../constants";
 import { scriptWithArgs } from "./shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "./ssh";
 import { clearControlPath, closeOnExit, masterPid, sharedControlPath } from "./sshMaster";
 
-const LOOK = loadScript("host-facts.sh");
+const LOOK = loadShellScript(__dirname, "host-facts.sh");
 
 /** A mount as declared: where, and its options as the fileSystems entry lists them. */
 export interface ExpectedMount {
@@ -14,7 +14,7 @@ export interface ExpectedMount {
 
 /**
  * What is mounted at a declared mount point (source null: nothing), with the verdict of the one mount
- * rule (check_mount in components/scripts/lib.sh, which the apply's repair and verification use too).
+ * rule (check_mount in lib/remote/lib.sh, which the apply's repair and verification use too).
  */
 export interface MountFact {
   source: string | null;
@@ -27,7 +27,7 @@ export interface MountFact {
   verdict: string;
 }
 
-/** What one read-only look at the host found (components/scripts/host-facts.sh). */
+/** What one read-only look at the host found (lib/remote/host-facts.sh). */
 export interface HostFacts {
   medias: {
     label: string;

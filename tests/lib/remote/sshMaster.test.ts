@@ -1,8 +1,8 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { SshConnection } from "../../lib/ssh";
-import { controlFolderPath, controlPath, privateControlFolder, processRuns, runKey } from "../../lib/sshMaster";
+import { SshConnection } from "../../../lib/remote/ssh";
+import { controlFolderPath, controlPath, privateControlFolder, processRuns, runKey } from "../../../lib/remote/sshMaster";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8Jt0b6pQ2ZbXv2zU6b1kV3mZ0nS8rQ5fW1yH7cE9d";
 

@@ -32,7 +32,7 @@ import {
   TIMEOUT_EXIT_CODE,
   SshConnection,
   sshArguments,
-} from "../../lib/ssh";
+} from "../../../lib/remote/ssh";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8Jt0b6pQ2ZbXv2zU6b1kV3mZ0nS8rQ5fW1yH7cE9d";
 

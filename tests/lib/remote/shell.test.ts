@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import fc from "fast-check";
-import { assertScriptVariableName, commandLine, scriptWithArgs, shellQuote } from "../../lib/shell";
+import { assertScriptVariableName, commandLine, scriptWithArgs, shellQuote } from "../../../lib/remote/shell";
 
 /** How the remote side may receive a script: on stdin (`sh -s`, `bash -s`) or as an argument (`bash -c`). */
 const RUNNERS: Array<{ name: string; run: (script: string) => ReturnType<typeof spawnSync> }> = [
