@@ -1,15 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { slug } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
-import { ConnectionArgs } from "../providers/RemoteScript";
-import { NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./inputs";
 import { declaredOptions, VerificationCheck } from "./verification";
 
-export interface BindMountArgs {
-  connection: pulumi.Input<ConnectionArgs>;
-  configRepo: pulumi.Input<string>;
-  modulePath: pulumi.Input<string>;
+export interface BindMountArgs extends GeneratedModuleArgs {
   /** The folder shown, e.g. "/home/zipang/Pictures/Digicam". */
   source: string;
   /** Where it appears, e.g. "/media/immich" (outside /home, which Immich's ProtectHome hides). */
@@ -18,10 +14,6 @@ export interface BindMountArgs {
   readOnly?: boolean;
   /** The user that must be able to list the mount point (Immich's), verified after an apply. Default: not checked. */
   readableBy?: string;
-  /** sha256 of the generated module on the host as the host look found it (null: absent). */
-  hostSha256?: string | null;
-  /** The file\'s text on the host as the host look found it (small files only). */
-  hostText?: string;
 }
 
 /** A bind mount of an existing folder (the Pictures folder, for Immich's External Library). */
@@ -37,19 +29,7 @@ export class BindMount extends pulumi.ComponentResource {
 
   constructor(name: string, args: BindMountArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:storage:BindMount", name, engineInputs(args), opts);
-    this.module = new NixModuleFile(
-      `${name}-module`,
-      {
-        connection: args.connection,
-        configRepo: args.configRepo,
-        path: args.modulePath,
-        generator: "BindMount",
-        body: bindMountModule(args),
-        hostSha256: args.hostSha256,
-        hostText: args.hostText,
-      },
-      { parent: this },
-    );
+    this.module = generatedModule(this, name, args, "BindMount", bindMountModule(args));
     const written = bindMountModule(args).fileSystems as Record<string, { options: string[] }>;
     this.checks = this.module.body.apply((body): VerificationCheck[] => [
       { kind: "mount", mountPoint: args.mountPoint, options: declaredOptions(body, args.mountPoint, written[args.mountPoint].options) },

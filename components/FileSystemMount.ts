@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { slug } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
-import { ConnectionArgs } from "../providers/RemoteScript";
-import { NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./inputs";
 import { declaredOptions, VerificationCheck } from "./verification";
 
@@ -13,11 +12,7 @@ export interface DirectoryOwnership {
   mode: string;
 }
 
-export interface FileSystemMountArgs {
-  connection: pulumi.Input<ConnectionArgs>;
-  configRepo: pulumi.Input<string>;
-  /** Path of the generated module inside configRepo. */
-  modulePath: pulumi.Input<string>;
+export interface FileSystemMountArgs extends GeneratedModuleArgs {
   /** Where it is mounted, e.g. "/var/lib/immich". */
   mountPoint: string;
   /** e.g. "/dev/disk/by-label/MEDIAS". */
@@ -28,10 +23,6 @@ export interface FileSystemMountArgs {
   options: string[];
   /** Owner and mode of the mounted directory, as a systemd.tmpfiles rule. Default: left alone. */
   ownership?: DirectoryOwnership;
-  /** sha256 of the generated module on the host as the host look found it (null: absent). */
-  hostSha256?: string | null;
-  /** The file\'s text on the host as the host look found it (small files only). */
-  hostText?: string;
 }
 
 /** The NixOS `fileSystems` entry (fstab line) for one mount, in a module the program owns. */
@@ -47,19 +38,7 @@ export class FileSystemMount extends pulumi.ComponentResource {
 
   constructor(name: string, args: FileSystemMountArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:storage:FileSystemMount", name, engineInputs(args), opts);
-    this.module = new NixModuleFile(
-      `${name}-module`,
-      {
-        connection: args.connection,
-        configRepo: args.configRepo,
-        path: args.modulePath,
-        generator: "FileSystemMount",
-        body: fileSystemModule(args),
-        hostSha256: args.hostSha256,
-        hostText: args.hostText,
-      },
-      { parent: this },
-    );
+    this.module = generatedModule(this, name, args, "FileSystemMount", fileSystemModule(args));
     this.checks = this.module.body.apply((body): VerificationCheck[] => [
       { kind: "mount", mountPoint: args.mountPoint, options: declaredOptions(body, args.mountPoint, args.options) },
       ...(args.ownership

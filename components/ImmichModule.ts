@@ -1,15 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { IMMICH_MACHINE_LEARNING_UNIT, IMMICH_SERVER_UNIT } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
-import { ConnectionArgs } from "../providers/RemoteScript";
-import { NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./inputs";
 import { VerificationCheck } from "./verification";
 
-export interface ImmichModuleArgs {
-  connection: pulumi.Input<ConnectionArgs>;
-  configRepo: pulumi.Input<string>;
-  modulePath: pulumi.Input<string>;
+export interface ImmichModuleArgs extends GeneratedModuleArgs {
   /** Address Immich listens on. Default "127.0.0.1": the nginx upstream must use the same (nixpkgs #387934). */
   host: string;
   port: number;
@@ -23,10 +19,6 @@ export interface ImmichModuleArgs {
   /** Name of the sops-nix template holding `DB_PASSWORD=...` (see SopsSecret); omitted: no secretsFile. */
   secretsTemplate?: string;
   publicProxy: { enabled: boolean; port: number };
-  /** sha256 of the generated module on the host as the host look found it (null: absent). */
-  hostSha256?: string | null;
-  /** The file\'s text on the host as the host look found it (small files only). */
-  hostText?: string;
 }
 
 /** services.immich (and optionally services.immich-public-proxy), its user and group. */
@@ -44,19 +36,7 @@ export class ImmichModule extends pulumi.ComponentResource {
 
   constructor(name: string, args: ImmichModuleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:apps:ImmichModule", name, engineInputs(args), opts);
-    this.module = new NixModuleFile(
-      `${name}-module`,
-      {
-        connection: args.connection,
-        configRepo: args.configRepo,
-        path: args.modulePath,
-        generator: "ImmichModule",
-        body: immichModule(args),
-        hostSha256: args.hostSha256,
-        hostText: args.hostText,
-      },
-      { parent: this },
-    );
+    this.module = generatedModule(this, name, args, "ImmichModule", immichModule(args));
     this.dataUnits = immichUnits(args.machineLearning);
     const address = args.host.includes(":") ? `[${args.host}]` : args.host;
     this.checks = [

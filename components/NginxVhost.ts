@@ -1,15 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NGINX_UNIT } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
-import { ConnectionArgs } from "../providers/RemoteScript";
-import { NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { engineInputs } from "./inputs";
 import { VerificationCheck } from "./verification";
 
-export interface NginxVhostArgs {
-  connection: pulumi.Input<ConnectionArgs>;
-  configRepo: pulumi.Input<string>;
-  modulePath: pulumi.Input<string>;
+export interface NginxVhostArgs extends GeneratedModuleArgs {
   /** e.g. "immich.skylab.local". */
   hostName: string;
   /** Upstream address and port: the same address Immich binds to. */
@@ -17,10 +13,6 @@ export interface NginxVhostArgs {
   upstreamPort: number;
   /** Immich's guidance: "50000M" (the NixOS default 10m breaks uploads). */
   clientMaxBodySize: string;
-  /** sha256 of the generated module on the host as the host look found it (null: absent). */
-  hostSha256?: string | null;
-  /** The file\'s text on the host as the host look found it (small files only). */
-  hostText?: string;
 }
 
 /** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
@@ -36,19 +28,7 @@ export class NginxVhost extends pulumi.ComponentResource {
 
   constructor(name: string, args: NginxVhostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:web:NginxVhost", name, engineInputs(args), opts);
-    this.module = new NixModuleFile(
-      `${name}-module`,
-      {
-        connection: args.connection,
-        configRepo: args.configRepo,
-        path: args.modulePath,
-        generator: "NginxVhost",
-        body: nginxVhostModule(args),
-        hostSha256: args.hostSha256,
-        hostText: args.hostText,
-      },
-      { parent: this },
-    );
+    this.module = generatedModule(this, name, args, "NginxVhost", nginxVhostModule(args));
     this.checks = [
       { kind: "unit", unit: NGINX_UNIT },
       { kind: "http", url: "http://127.0.0.1/api/server/ping", expect: "pong", hostHeader: args.hostName },

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { sopsSecretPath, STATE_DIR } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
-import { NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { VerificationCheck } from "./verification";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";
@@ -10,9 +10,7 @@ import { loadScript } from "./shell";
 const SET = loadScript("sops-secret-set.sh");
 const REMOVE = loadScript("sops-secret-remove.sh");
 
-export interface SopsSecretArgs {
-  connection: pulumi.Input<ConnectionArgs>;
-  configRepo: pulumi.Input<string>;
+export interface SopsSecretArgs extends GeneratedModuleArgs {
   /** The sops file inside configRepo, e.g. "secrets/secrets.yaml" (the configuration's sops.defaultSopsFile). */
   sopsFile: string;
   /** Key path, e.g. "immich/db_password" (YAML immich.db_password). */
@@ -30,12 +28,7 @@ export interface SopsSecretArgs {
   restartUnits: string[];
   /** A sops-nix template rendering `ENV=<secret>` lines, for an EnvironmentFile such as services.immich.secretsFile. */
   envTemplate?: { name: string; variable: string };
-  modulePath: pulumi.Input<string>;
   stateDir?: string;
-  /** sha256 of the generated module on the host as the host look found it (null: absent). */
-  hostSha256?: string | null;
-  /** The file\'s text on the host as the host look found it (small files only). */
-  hostText?: string;
   /** "in-sync", or why the key is missing from the sops file (e.g. after a rollback of the repo). */
   valueDrift?: pulumi.Input<string>;
 }
@@ -79,19 +72,7 @@ export class SopsSecret extends pulumi.ComponentResource {
       { parent: this },
     );
     this.path = sopsSecretPath(args.key);
-    this.module = new NixModuleFile(
-      `${name}-module`,
-      {
-        connection: args.connection,
-        configRepo: args.configRepo,
-        path: args.modulePath,
-        generator: "SopsSecret",
-        body: sopsSecretModule(args),
-        hostSha256: args.hostSha256,
-        hostText: args.hostText,
-      },
-      { parent: this, dependsOn: [set] },
-    );
+    this.module = generatedModule(this, name, args, "SopsSecret", sopsSecretModule(args), { dependsOn: [set] });
     this.checks = [{ kind: "secret", path: this.path, owner: `${args.owner}:${args.group}`, mode: args.mode ?? "0400" }];
     this.registerOutputs({ path: this.path, module: this.module.path, checks: this.checks });
   }

@@ -66,15 +66,7 @@ if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   # must not be there (the apply refuses them too; the look refuses them before anything is written).
   excludes=()
   while IFS= read -r owned; do [ -n "$owned" ] && excludes+=(":(exclude)$owned"); done <<<"$OWNED_PATHS"
-  printf ',"foreignChanges":['
-  first=1
-  while IFS= read -r change; do
-    [ -n "$change" ] || continue
-    [ $first -eq 1 ] || printf ','
-    first=0
-    json_string "$change"
-  done < <(git -C "$REPO" status --porcelain -- . "${excludes[@]}" 2>/dev/null || true)
-  printf ']'
+  printf ',"foreignChanges":%s' "$(git -C "$REPO" status --porcelain -- . "${excludes[@]}" 2>/dev/null | json_lines || true)"
 else
   printf '"isGit":false'
 fi

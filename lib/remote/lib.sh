@@ -56,6 +56,18 @@ json_string() {
   printf '"%s"' "$s"
 }
 json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }
+# The non-empty lines of stdin as a JSON array of strings.
+json_lines() {
+  local line first=1
+  printf '['
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    [ $first -eq 1 ] || printf ','
+    first=0
+    json_string "$line"
+  done
+  printf ']'
+}
 
 # The one rule for "does the live mount at $1 match its declared options $2" (comma-separated, as
 # declared), used by the host look (drift, previews) and by the apply (repair, verification). Prints
