@@ -76,15 +76,19 @@ test("an admin user with passwordless sudo (become: sudo) converges the same hos
     viaSudo: true,
     config: { pictures: { source: AWKWARD_SOURCE, mountPoint: AWKWARD_TARGET }, nginx: { clientMaxBodySize: "60000M" } },
   });
+  const logBefore = readFileSync(readConnection(target.sandbox).sshdLog, "utf8").length;
   const up = await target.up();
   expectSuccess(up);
   expect(up.output).toMatch(/immich-vhost-module-file updated/);
   expect(await target.ssh("grep -c 'client_max_body_size 60000M' /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("1\n");
   // The scripts ran as root through sudo: the file the apply committed belongs to root.
   expect(await target.ssh("stat -c %U /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("root\n");
-  // ...and the connections logged in as the admin user, not as root.
-  const log = readFileSync(readConnection(target.sandbox).sshdLog, "utf8");
-  expect((log.match(/Accepted publickey for skyadmin/g) ?? []).length).toBeGreaterThanOrEqual(3);
+  // ...and every connection of this up logged in as the admin user, not as root: the look, the module
+  // write, the apply and the confirmation ran as its sessions.
+  const log = readFileSync(readConnection(target.sandbox).sshdLog, "utf8").slice(logBefore);
+  expect((log.match(/Accepted publickey for skyadmin /g) ?? []).length).toBeGreaterThanOrEqual(1);
+  expect(log).not.toMatch(/Accepted publickey for root /);
+  expect((log.match(/Starting session: command for skyadmin /g) ?? []).length).toBeGreaterThanOrEqual(4);
   expectNoChanges(await target.up());
 });
 
