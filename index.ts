@@ -10,7 +10,7 @@ import { ImmichModule } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply, VerificationCheck } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
-import { ConfigError } from "./lib/config";
+import { ConfigError, snapshotFolder } from "./lib/config";
 import { refuse } from "./lib/refusal";
 import { rebuildEffects } from "./lib/rebuildMode";
 import { readStack } from "./lib/stack";
@@ -86,7 +86,8 @@ export = async () => {
 
   const subvolume = new BtrfsSubvolume("immich-subvolume", {
     connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, compression: storage.compression,
-    allowDataLoss: storage.allowDataLoss, drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
+    allowDataLoss: storage.allowDataLoss, snapshotsFolder: snapshotFolder(storage.subvolume),
+    drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
   });
   const immichUnits = ["immich-server.service", "immich-machine-learning.service"];
   const migration = new DataMigration("immich-data-migration", {
@@ -127,6 +128,10 @@ export = async () => {
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds, stateDir,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: immichUnits },
+    snapshots: {
+      mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, folder: snapshotFolder(storage.subvolume),
+      keep: storage.snapshots.keep, mountPoint: storage.mountPoint, units: immichUnits,
+    },
     // Live mounts are the running system's business only when the mode activates.
     drift: rebuildEffects(nixos.mode).activates ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: [dataMount, picturesMount, dbSecret, vhost, immichService] });
@@ -147,6 +152,7 @@ export = async () => {
     hostLook: skipLook ? "skipped: drift not checked" : "done",
     generatedModules: Object.values(files),
     verification: apply.report,
+    latestSnapshot: apply.latestSnapshot,
     ...(library
       ? {
         immichLibraryId: library.libraryId,
