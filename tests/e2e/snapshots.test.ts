@@ -1,7 +1,8 @@
 /**
  * Snapshots of `@immich`: every apply that activates leaves exactly one new read-only snapshot under
  * `@immich-snapshots/` at the top of MEDIAS, the newest `storage.snapshots.keep` of the program's own stay
- * (nothing else in the folder is touched), a no-op `up` takes none, the stack exports the newest, a
+ * (nothing else in the folder is touched), a no-op `up` takes none, `keep: 0` takes and deletes none, the
+ * stack exports the newest, a
  * rollback names it with restore commands that, run as printed, bring back a file deleted after it, and
  * destroy keeps the snapshots unless `storage.allowDataLoss` is set, and then deletes only the program's.
  */
@@ -131,6 +132,22 @@ test("a rollback names the snapshot and the restore commands; run as printed, th
   expect((await onTop(`btrfs subvolume show ${shellWord(`@immich.before-restore-${taken}`)} >/dev/null && echo kept`)).trim()).toBe("kept");
 
   expectSuccess(await target.up());
+  expectNoChanges(await target.up());
+}, 600_000);
+
+test("keep 0 turns snapshots off: a changing apply takes none and deletes none; the output still names the newest", async () => {
+  const before = await snapshots();
+  expect(before).toHaveLength(2);
+  await target.reconfigure({ config: { ...config("90000M"), storage: { snapshots: { keep: 0 } } } });
+  const applied = await target.up();
+  expectSuccess(applied);
+  expect(await snapshots()).toStrictEqual(before);
+  expect(await latestSnapshot()).toBe(`${FOLDER}/${before[1]}`);
+  // Back to keep 2: a setting of the apply changed, so it runs once more, snapshots and prunes to 2.
+  await target.reconfigure({ config: config("90000M") });
+  expectSuccess(await target.up());
+  const after = await snapshots();
+  expect(after).toStrictEqual([before[1], newOne(before, after)]);
   expectNoChanges(await target.up());
 }, 600_000);
 
