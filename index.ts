@@ -11,6 +11,7 @@ import { ImmichModule, immichUnits } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
+import { snapshotFolder } from "./lib/config";
 import { IMMICH_SERVER_UNIT, STATE_DIR } from "./lib/constants";
 import { IN_SYNC, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts } from "./lib/remote/hostFacts";
@@ -52,7 +53,8 @@ export = async () => {
 
   const subvolume = new BtrfsSubvolume("immich-subvolume", {
     connection: conn, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, compression: storage.compression,
-    allowDataLoss: storage.allowDataLoss, drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
+    allowDataLoss: storage.allowDataLoss, snapshotsFolder: snapshotFolder(storage.subvolume),
+    drift: drift((f) => subvolumeDrift(f, storage.subvolume, storage.compression)),
   });
   const keepAt = storage.keepOriginalAt ?? `${storage.mountPoint}.pre-skylab-immich`;
   const migration = new DataMigration("immich-data-migration", {
@@ -95,6 +97,10 @@ export = async () => {
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: dataUnits },
+    snapshots: {
+      mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, folder: snapshotFolder(storage.subvolume),
+      keep: storage.snapshots.keep, mountPoint: storage.mountPoint, units: dataUnits,
+    },
     // Live mounts are the running system's business only when the mode activates.
     drift: rebuildEffects(nixos.mode).activates ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
   }, { dependsOn: parts });
@@ -115,6 +121,7 @@ export = async () => {
     hostLook: skipLook ? "skipped: drift not checked" : "done",
     generatedModules: Object.values(files),
     verification: apply.report,
+    latestSnapshot: apply.latestSnapshot,
     ...(library ? library.stackOutputs() : {}),
   };
 };

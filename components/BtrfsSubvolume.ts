@@ -16,6 +16,11 @@ export interface BtrfsSubvolumeArgs {
   compression: pulumi.Input<string>;
   /** Default false: `pulumi destroy` keeps the subvolume and its data. True deletes both. */
   allowDataLoss: pulumi.Input<boolean>;
+  /**
+   * Folder at the top level holding the subvolume's snapshots (NixosApply takes them). Destroy keeps them
+   * unless `allowDataLoss`, which deletes the program's snapshots there (and the folder, when empty).
+   */
+  snapshotsFolder?: pulumi.Input<string>;
   /** "in-sync", or why the subvolume on the host differs (missing, compression property cleared). */
   drift?: pulumi.Input<string>;
 }
@@ -32,6 +37,7 @@ export class BtrfsSubvolume extends pulumi.ComponentResource {
       SUBVOLUME: args.subvolume,
       COMPRESSION: args.compression,
       ALLOW_DATA_LOSS: pulumi.output(args.allowDataLoss).apply((allow) => (allow ? "true" : "false")),
+      SNAPSHOTS_FOLDER: args.snapshotsFolder ?? "",
     };
     const script = new RemoteScript(
       `${name}-subvolume`,

@@ -42,6 +42,14 @@ export interface NixosApplyArgs {
    * original back where the previous system expects it and starts `units` on it again.
    */
   dataPath?: { source: string; keptAt: string; mediasLabel: string; subvolume: string; units: string[] };
+  /**
+   * Read-only snapshots of the data subvolume: before it activates, the job snapshots `subvolume` into
+   * `folder` at the top level of `mediasLabel`, named by UTC time, and keeps the newest `keep` of the
+   * program's snapshots there (0: none taken, none deleted). Rollback messages name the newest with the
+   * commands to restore it at `mountPoint` (stopping and starting `units`); restoring is never automatic.
+   * Destroy takes none. Default: no snapshots.
+   */
+  snapshots?: { mediasLabel: string; subvolume: string; folder: string; keep: number; mountPoint: string; units: string[] };
   drift?: pulumi.Input<string>;
 }
 
@@ -55,7 +63,8 @@ export interface VerificationResult {
 /**
  * `nixos-rebuild` for the generated modules, with verification and rollback: commit, plan (dry-activate),
  * activate in a detached job, verify, confirm over a new connection, then make it the boot default. Any
- * failure returns the host to the previous system and the repo to the previous commit, checked. Destroy
+ * failure returns the host to the previous system and the repo to the previous commit, checked, and names the
+ * snapshot of the data taken before the activation (see `snapshots`) with the commands to restore it. Destroy
  * takes the same path: the modules go, and the removal is activated, verified (the mounts are gone) and
  * confirmed, or rolled back.
  */
@@ -63,6 +72,8 @@ export class NixosApply extends pulumi.ComponentResource {
   /** The verification checks of the last successful apply. */
   public readonly report: pulumi.Output<VerificationResult[]>;
   public readonly log: pulumi.Output<string>;
+  /** The newest snapshot after the last successful apply, as a path at the top of MEDIAS; null: none. */
+  public readonly latestSnapshot: pulumi.Output<string | null>;
 
   constructor(name: string, args: NixosApplyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("skylab:nixos:NixosApply", name, engineInputs(args), opts);
@@ -100,6 +111,7 @@ export class NixosApply extends pulumi.ComponentResource {
           DATA_SUBVOLUME: args.dataPath?.subvolume ?? "",
           DATA_COPY: args.dataPath ? `subvolume ${args.dataPath.subvolume} on ${args.dataPath.mediasLabel}` : "",
           DATA_UNITS: (args.dataPath?.units ?? []).join(" "),
+          ...snapshotValues(args.snapshots),
           MARKER: GENERATED_MARKER,
         },
         drift: args.drift,
@@ -108,7 +120,8 @@ export class NixosApply extends pulumi.ComponentResource {
     );
     this.log = script.stdout;
     this.report = script.stdout.apply(parseReport);
-    this.registerOutputs({ report: this.report, log: this.log });
+    this.latestSnapshot = script.stdout.apply(parseLatestSnapshot);
+    this.registerOutputs({ report: this.report, log: this.log, latestSnapshot: this.latestSnapshot });
   }
 }
 
@@ -161,6 +174,27 @@ export function checkArrays(checks: VerificationCheck[]): Record<"CHECK_KIND" | 
     CHECK_ARG: rows.map((r) => r[2]),
     CHECK_ARG2: rows.map((r) => r[3]),
   };
+}
+
+/** The snapshot settings as the apply program reads them; without any, no snapshots. */
+export function snapshotValues(snapshots: NixosApplyArgs["snapshots"]): Record<
+  "SNAPSHOT_LABEL" | "SNAPSHOT_SUBVOLUME" | "SNAPSHOT_FOLDER" | "SNAPSHOT_KEEP" | "SNAPSHOT_MOUNT_POINT", string
+> & { SNAPSHOT_UNITS: string[] } {
+  return {
+    SNAPSHOT_LABEL: snapshots?.mediasLabel ?? "",
+    SNAPSHOT_SUBVOLUME: snapshots?.subvolume ?? "",
+    SNAPSHOT_FOLDER: snapshots?.folder ?? "",
+    SNAPSHOT_KEEP: String(snapshots?.keep ?? 0),
+    SNAPSHOT_MOUNT_POINT: snapshots?.mountPoint ?? "",
+    SNAPSHOT_UNITS: snapshots?.units ?? [],
+  };
+}
+
+/** The path after the last `latest-snapshot: ` line (the confirmation prints it); null for none or absent. */
+export function parseLatestSnapshot(stdout: string): string | null {
+  const lines = stdout.split("\n").filter((l) => l.startsWith("latest-snapshot: "));
+  const path = lines.length ? lines[lines.length - 1].slice("latest-snapshot: ".length) : "none";
+  return path === "none" || path === "" ? null : path;
 }
 
 export function parseReport(stdout: string): VerificationResult[] {

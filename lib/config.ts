@@ -127,6 +127,19 @@ export const hostSchema = z.strictObject({
   }
 });
 
+/** Read-only snapshots of the data subvolume before each activation (components/shell/nixos-apply.sh). */
+export const snapshotsSchema = z.strictObject({
+  /** How many of the program's snapshots stay; 0: none are taken and none deleted. */
+  keep: z.number({ message: "must be a number of snapshots to keep, e.g. 5 (0 turns snapshots off)" }).superRefine((value, ctx) => {
+    if (!Number.isInteger(value) || value < 0 || value > 100) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a whole number from 0 to 100 (got ${JSON.stringify(value)}): the number of snapshots of the data subvolume to keep, e.g. 5; 0 turns snapshots off`,
+      });
+    }
+  }).default(5),
+});
+
 export const storageSchema = z.strictObject({
   mediasLabel: btrfsLabel.default("MEDIAS"),
   subvolume: subvolumeName.default("@immich"),
@@ -137,7 +150,18 @@ export const storageSchema = z.strictObject({
   allowDataLoss: z.boolean().default(false),
   /** Where the data found at mountPoint before the migration is kept (never deleted by the program). */
   keepOriginalAt: absolutePath.optional(),
+  snapshots: snapshotsSchema.default(snapshotsSchema.parse({})),
+}).superRefine((storage, ctx) => {
+  // Snapshots live in the folder "<subvolume>-snapshots" next to it, itself a name of at most 255 bytes.
+  if (Buffer.byteLength(snapshotFolder(storage.subvolume)) > 255) {
+    ctx.addIssue({ code: "custom", path: ["subvolume"], message: `must be at most 245 characters long: its snapshots go to "<subvolume>-snapshots", a name of at most 255` });
+  }
 });
+
+/** The folder at the top level of the filesystem that holds the data subvolume's snapshots. */
+export function snapshotFolder(subvolume: string): string {
+  return `${subvolume}-snapshots`;
+}
 
 export const picturesSchema = z.strictObject({
   source: absolutePath.default("/home/zipang/Pictures/Digicam"),
@@ -238,7 +262,8 @@ export class ConfigError extends Error {
 
 /** Parses the stack's plain (non-secret) configuration. Throws ConfigError listing every problem. */
 export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-  const result = stackSchema.safeParse(raw);
+  // reportInput: zod 4 leaves `input` out of issues otherwise, and every wrong type would read as "required".
+  const result = stackSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.join(".");

@@ -14,7 +14,10 @@
 #         CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 (arrays: the verification checks)
 #         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT
 #         DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS (the migrated data path;
-#         empty: none); confirm also gets CONFIRM_TOKEN
+#         empty: none)
+#         SNAPSHOT_LABEL SNAPSHOT_SUBVOLUME SNAPSHOT_FOLDER SNAPSHOT_KEEP SNAPSHOT_MOUNT_POINT SNAPSHOT_UNITS
+#         (array) (snapshots of the data subvolume before each activation; SNAPSHOT_FOLDER empty: none);
+#         confirm also gets CONFIRM_TOKEN
 set -euo pipefail
 export LC_ALL=C
 
@@ -83,7 +86,8 @@ write_job() {
     echo '#!/usr/bin/env bash'
     declare -p REPO CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT \
       ACTIVATE BOOT_DEFAULT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT \
-      DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER RSYNC_MIRROR
+      DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER RSYNC_MIRROR SNAPSHOT_LABEL SNAPSHOT_SUBVOLUME \
+      SNAPSHOT_FOLDER SNAPSHOT_KEEP SNAPSHOT_MOUNT_POINT SNAPSHOT_UNITS SNAPSHOT_NAME_PATTERN
     declare -f
     echo 'main job "$@"'
   } >"$job"
@@ -262,6 +266,102 @@ data_path_ok() {
   [ ! -d "$DATA_KEPT_AT" ] || [ -n "$(ls -A "$DATA_SOURCE" 2>/dev/null)" ]
 }
 
+# --------------------------------------------------------------------- snapshots of the data subvolume
+
+# NixOS generations roll back programs, not data: an Immich upgrade migrates its data in place. So before
+# the job activates, a read-only snapshot of the data subvolume goes to $SNAPSHOT_FOLDER at the top level
+# of the filesystem (outside the mounted subvolume: Immich never sees it), named by the UTC time; of the
+# program's snapshots there, the newest $SNAPSHOT_KEEP stay. SNAPSHOT_KEEP=0: none taken, none deleted.
+# BTRFS snapshots are atomic: a running Immich's files are caught as a power cut would leave them.
+take_snapshot() {
+  local device top name stale
+  [ -n "$SNAPSHOT_FOLDER" ] && [ "$SNAPSHOT_KEEP" -gt 0 ] || return 0
+  device=$(medias_device "$SNAPSHOT_LABEL")
+  [ -n "$device" ] || { say "cannot take a snapshot: no filesystem labelled $SNAPSHOT_LABEL"; return 1; }
+  top=$(mount_top_level "$device") || return 1
+  if ! btrfs subvolume show "$top/$SNAPSHOT_SUBVOLUME" >/dev/null 2>&1 || [ -z "$(ls -A "$top/$SNAPSHOT_SUBVOLUME" 2>/dev/null)" ]; then
+    say "no snapshot: subvolume $SNAPSHOT_SUBVOLUME on $SNAPSHOT_LABEL holds no data yet"
+    unmount_top_level "$top"
+    return 0
+  fi
+  if ! mkdir -p -m 0700 "$top/$SNAPSHOT_FOLDER"; then
+    unmount_top_level "$top"
+    return 1
+  fi
+  name=$(date -u +%Y-%m-%dT%H-%M-%SZ)
+  # Two applies within one second: the second waits for the next name.
+  while [ -e "$top/$SNAPSHOT_FOLDER/$name" ]; do sleep 0.2; name=$(date -u +%Y-%m-%dT%H-%M-%SZ); done
+  if ! btrfs subvolume snapshot -r "$top/$SNAPSHOT_SUBVOLUME" "$top/$SNAPSHOT_FOLDER/$name" >/dev/null; then
+    unmount_top_level "$top"
+    return 1
+  fi
+  printf '%s\n' "$SNAPSHOT_FOLDER/$name" >"$RUN_DIR/snapshot-$TOKEN"
+  say "snapshot: $SNAPSHOT_SUBVOLUME as it was before this activation is $SNAPSHOT_FOLDER/$name on $SNAPSHOT_LABEL (read-only)"
+  # Only the program's own (the name pattern, read-only subvolumes); a failed deletion is said, not fatal.
+  list_snapshots "$top/$SNAPSHOT_FOLDER" | head -n -"$SNAPSHOT_KEEP" | while IFS= read -r stale; do
+    if btrfs subvolume delete "$top/$SNAPSHOT_FOLDER/$stale" >/dev/null; then
+      say "deleted snapshot $SNAPSHOT_FOLDER/$stale (\`storage.snapshots.keep\` is $SNAPSHOT_KEEP)"
+    else
+      say "could not delete snapshot $SNAPSHOT_FOLDER/$stale"
+    fi
+  done
+  unmount_top_level "$top"
+}
+
+# The newest of the program's snapshots as a path at the top level ($SNAPSHOT_FOLDER/NAME), or nothing.
+newest_snapshot() {
+  local device top newest
+  [ -n "$SNAPSHOT_FOLDER" ] || return 0
+  device=$(medias_device "$SNAPSHOT_LABEL")
+  [ -n "$device" ] || return 0
+  top=$(mount_top_level "$device" ro) || return 0
+  newest=$(list_snapshots "$top/$SNAPSHOT_FOLDER" | tail -n1)
+  unmount_top_level "$top"
+  if [ -n "$newest" ]; then printf '%s\n' "$SNAPSHOT_FOLDER/$newest"; fi
+}
+
+# The commands that put snapshot $1 back as the data subvolume, one a line, every value quoted so that
+# they can be pasted: stop Immich, unmount the data, move the current subvolume aside (kept, never
+# deleted), snapshot the snapshot back in its place (writable), mount it again, start Immich.
+restore_commands() {
+  local snapshot=$1 unit units="" aside
+  aside="$SNAPSHOT_SUBVOLUME.before-restore-${snapshot##*/}"
+  for unit in "${SNAPSHOT_UNITS[@]}"; do units+=" $(shell_word "$unit")"; done
+  printf '    systemctl stop%s\n' "$units"
+  printf '    umount %s\n' "$(shell_word "$SNAPSHOT_MOUNT_POINT")"
+  printf '    top=$(mktemp -d) && mount -t btrfs -o subvolid=5 %s "$top"\n' "$(shell_word "/dev/disk/by-label/$SNAPSHOT_LABEL")"
+  printf '    mv -T "$top"/%s "$top"/%s\n' "$(shell_word "$SNAPSHOT_SUBVOLUME")" "$(shell_word "$aside")"
+  printf '    btrfs subvolume snapshot "$top"/%s "$top"/%s\n' "$(shell_word "$snapshot")" "$(shell_word "$SNAPSHOT_SUBVOLUME")"
+  printf '    umount "$top" && rmdir "$top"\n'
+  printf '    mount %s\n' "$(shell_word "$SNAPSHOT_MOUNT_POINT")"
+  printf '    systemctl start%s\n' "$units"
+}
+
+# What a rollback message says about Immich's data: the newest snapshot and how to restore from it.
+snapshot_note() {
+  local snapshot when
+  [ -n "$SNAPSHOT_FOLDER" ] || return 0
+  if [ -f "$RUN_DIR/snapshot-$TOKEN" ]; then
+    snapshot=$(cat "$RUN_DIR/snapshot-$TOKEN") when="taken by this apply before it activated"
+  else
+    snapshot=$(newest_snapshot) when="taken before an earlier apply; this one took none"
+  fi
+  if [ -z "$snapshot" ]; then
+    printf '\nImmich'\''s data is not rolled back with the system, and there is no snapshot of %s to restore from (none in %s on %s)' \
+      "$SNAPSHOT_SUBVOLUME" "$SNAPSHOT_FOLDER" "$SNAPSHOT_LABEL"
+    return 0
+  fi
+  printf '\nImmich'\''s data is not rolled back with the system. The newest snapshot of %s is %s on %s (%s).' \
+    "$SNAPSHOT_SUBVOLUME" "$snapshot" "$SNAPSHOT_LABEL" "$when"
+  if [ "$(findmnt -rn -o FSROOT --mountpoint "$SNAPSHOT_MOUNT_POINT" 2>/dev/null | tail -n1)" = "/$SNAPSHOT_SUBVOLUME" ]; then
+    printf ' To restore the data from it (your decision: nothing is restored automatically), run as root on the host:\n'
+    restore_commands "$snapshot"
+  else
+    printf ' The restored system does not mount %s at %s (its data is there in place): nothing to restore from it.' \
+      "$SNAPSHOT_SUBVOLUME" "$SNAPSHOT_MOUNT_POINT"
+  fi
+}
+
 rollback() {
   local reason=$1 current head
   say "rolling back: $reason"
@@ -279,10 +379,12 @@ rollback() {
   current=$(readlink -f /run/current-system 2>/dev/null || true)
   head=$(git -C "$REPO" rev-parse HEAD)
   if [ "$current" = "$PREV_SYSTEM" ] && [ "$head" = "$PREV_COMMIT" ] && data_path_ok; then
-    printf '%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}$DATA_RESTORED" >"$RUN_DIR/result-$TOKEN"
+    printf '%s%s\n' "$reason; the host was restored: /run/current-system is ${PREV_SYSTEM:-unset} again and $REPO is back on commit ${PREV_COMMIT:0:12}$DATA_RESTORED" \
+      "$(snapshot_note)" >"$RUN_DIR/result-$TOKEN"
     set_status rolled-back
   else
-    printf '%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12}), $DATA_SOURCE $(data_path_ok && echo 'holds its data' || echo "is empty and unmounted (the original is at $DATA_KEPT_AT)")" >"$RUN_DIR/result-$TOKEN"
+    printf '%s%s\n' "$reason; ROLLBACK INCOMPLETE: /run/current-system is $current (expected $PREV_SYSTEM), $REPO is on ${head:0:12} (expected ${PREV_COMMIT:0:12}), $DATA_SOURCE $(data_path_ok && echo 'holds its data' || echo "is empty and unmounted (the original is at $DATA_KEPT_AT)")" \
+      "$(snapshot_note)" >"$RUN_DIR/result-$TOKEN"
     set_status rollback-failed
   fi
   exit 1
@@ -329,6 +431,10 @@ job_main() {
   set_status activating
   if ! cutover_data_path; then
     rollback "the data path could not be moved onto $DATA_COPY"
+  fi
+  # After the move: on a first apply the snapshot holds the data synced while Immich was stopped.
+  if ! take_snapshot; then
+    rollback "the snapshot of $SNAPSHOT_SUBVOLUME into $SNAPSHOT_FOLDER on $SNAPSHOT_LABEL could not be taken"
   fi
   timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
   rc=$?
@@ -392,6 +498,7 @@ confirm_main() {
   [ "$status" = done ] || die "$(cat "$run_dir/result-$token")"
   echo "result: $(cat "$run_dir/result-$token")"
   echo "report: $(tr -d '\n' <"$run_dir/report-$token.json")"
+  echo "latest-snapshot: $(newest_snapshot | grep . || echo none)"
   # Keep the last few jobs' files for inspection.
   ls -1t "$run_dir"/status-* 2>/dev/null | tail -n +6 | sed 's/.*status-//' | while read -r old; do
     rm -f "$run_dir"/*-"$old" "$run_dir"/*-"$old".*
@@ -412,7 +519,8 @@ main() {
         kinds+=(unmounted) targets+=("${CHECK_TARGET[$i]}") args+=("") args2+=("")
       done
       CHECK_KIND=("${kinds[@]}") CHECK_TARGET=("${targets[@]}") CHECK_ARG=("${args[@]}") CHECK_ARG2=("${args2[@]}")
-      DATA_SOURCE="" DATA_KEPT_AT="" DATA_UNITS=""
+      # Destroy changes no data (Immich stops, the subvolume stays): no snapshot, none deleted.
+      DATA_SOURCE="" DATA_KEPT_AT="" DATA_UNITS="" SNAPSHOT_KEEP=0
       converge "$EMPTY_MODULE" "" "skylab-immich: remove generated modules"
       ;;
     job) shift; job_main "$@" ;;

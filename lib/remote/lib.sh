@@ -96,3 +96,24 @@ check_mount() {
   done
   echo "pass|$source $fstype $live"
 }
+
+# $1 as one shell word a user can paste: '...', each ' written as '\''.
+shell_word() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+# Snapshots of the data subvolume are named by the UTC time they were taken: sortable, and the pattern
+# is how the program recognises its own (it deletes nothing else in the folder).
+SNAPSHOT_NAME_PATTERN='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$'
+
+# The program's snapshots in folder $1 (a path under a mounted top level), oldest first, one name a line:
+# names matching the pattern that are read-only subvolumes.
+list_snapshots() {
+  local entry name
+  [ -d "$1" ] || return 0
+  for entry in "$1"/*; do
+    name=${entry##*/}
+    [[ $name =~ $SNAPSHOT_NAME_PATTERN ]] || continue
+    btrfs subvolume show "$entry" >/dev/null 2>&1 || continue
+    [ "$(btrfs property get "$entry" ro 2>/dev/null)" = ro=true ] || continue
+    printf '%s\n' "$name"
+  done | sort
+}

@@ -37,7 +37,7 @@ describe("BtrfsSubvolume", () => {
       description: "btrfs subvolume @immich on MEDIAS",
       create: script("btrfs-subvolume.sh"),
       delete: script("btrfs-subvolume-delete.sh"),
-      values: { MEDIAS_LABEL: "MEDIAS", SUBVOLUME: "@immich", COMPRESSION: "zstd:3", ALLOW_DATA_LOSS: "false" },
+      values: { MEDIAS_LABEL: "MEDIAS", SUBVOLUME: "@immich", COMPRESSION: "zstd:3", ALLOW_DATA_LOSS: "false", SNAPSHOTS_FOLDER: "" },
       drift: "subvolume @immich is missing on MEDIAS",
       logOutput: true,
     });
@@ -45,17 +45,20 @@ describe("BtrfsSubvolume", () => {
     expect(await valueOf(subvolume.report)).toBe("report of data-subvolume");
   });
 
-  test("allowDataLoss from an output reaches the delete script as \"true\"; no drift given means in-sync", async () => {
+  test("allowDataLoss from an output reaches the delete script as \"true\", with the snapshots folder; no drift given means in-sync", async () => {
     new BtrfsSubvolume("risky", {
       connection: connectionInput(),
       mediasLabel: pulumi.output("DATA"),
       subvolume: "@photos",
       compression: "lzo",
       allowDataLoss: pulumi.output(true),
+      snapshotsFolder: "@photos-snapshots",
     });
     await mocks.settle();
     const child = mocks.byName("risky-subvolume");
-    expect(child.inputs.values).toStrictEqual({ MEDIAS_LABEL: "DATA", SUBVOLUME: "@photos", COMPRESSION: "lzo", ALLOW_DATA_LOSS: "true" });
+    expect(child.inputs.values).toStrictEqual({
+      MEDIAS_LABEL: "DATA", SUBVOLUME: "@photos", COMPRESSION: "lzo", ALLOW_DATA_LOSS: "true", SNAPSHOTS_FOLDER: "@photos-snapshots",
+    });
     expect(child.inputs.description).toBe("btrfs subvolume @photos on DATA");
     expect(child.inputs.drift).toBe("in-sync");
   });

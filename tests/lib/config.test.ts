@@ -44,6 +44,7 @@ describe("parseStackConfig: the baseline", () => {
         compression: "zstd",
         mountOptions: ["noatime"],
         allowDataLoss: false,
+        snapshots: { keep: 5 },
       },
       pictures: { source: "/home/zipang/Pictures/Digicam", mountPoint: "/media/immich" },
       nixos: {
@@ -231,6 +232,45 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
       ['`secrets.sopsFile` must be a normalized path inside the config repository, like "secrets/secrets.yaml" (got "../secrets.yaml")'],
     ],
     [
+      "negative snapshots to keep",
+      "storage.snapshots.keep", -1,
+      [
+        "`storage.snapshots.keep` must be a whole number from 0 to 100 (got -1): the number of snapshots of the data subvolume " +
+          "to keep, e.g. 5; 0 turns snapshots off",
+      ],
+    ],
+    [
+      "fractional snapshots to keep",
+      "storage.snapshots.keep", 2.5,
+      [
+        "`storage.snapshots.keep` must be a whole number from 0 to 100 (got 2.5): the number of snapshots of the data subvolume " +
+          "to keep, e.g. 5; 0 turns snapshots off",
+      ],
+    ],
+    [
+      "too many snapshots to keep",
+      "storage.snapshots.keep", 101,
+      [
+        "`storage.snapshots.keep` must be a whole number from 0 to 100 (got 101): the number of snapshots of the data subvolume " +
+          "to keep, e.g. 5; 0 turns snapshots off",
+      ],
+    ],
+    [
+      "snapshots to keep as a string",
+      "storage.snapshots.keep", "5",
+      ["`storage.snapshots.keep` must be a number of snapshots to keep, e.g. 5 (0 turns snapshots off)"],
+    ],
+    [
+      "unknown snapshots setting",
+      "storage.snapshots.folder", "@snaps",
+      ["unknown setting `storage.snapshots.folder`: remove it or check its spelling"],
+    ],
+    [
+      "subvolume name too long for its snapshots folder",
+      "storage.subvolume", `@${"i".repeat(245)}`,
+      ['`storage.subvolume` must be at most 245 characters long: its snapshots go to "<subvolume>-snapshots", a name of at most 255'],
+    ],
+    [
       "unknown rebuild mode",
       "nixos.mode", "reboot",
       ["`nixos.mode` must be one of switch, test, boot, dry-activate"],
@@ -300,6 +340,8 @@ describe("parseStackConfig: unusual values that are valid", () => {
     ["host.port", 2222],
     ["storage.mediasLabel", "MEDIAS_2-b"],
     ["nginx.clientMaxBodySize", "512k"],
+    ["storage.snapshots", { keep: 0 }],
+    ["storage.snapshots", { keep: 100 }],
   ])("%s = %j", (path, value) => {
     const parsed = parseStackConfig(withField(path, value)) as unknown as Record<string, any>;
     const [section, key] = path.split(".");
