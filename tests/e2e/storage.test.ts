@@ -107,6 +107,29 @@ test("a destroy whose activation fails (a shell open in /media/immich keeps it b
   expectNoChanges(await target.preview());
 }, 300_000);
 
+test("a destroy whose verification fails (the owner's configuration still declares /media/immich) is rolled back like up", async () => {
+  // The owner's own module declares the same bind mount (committed, as the apply requires).
+  await target.ssh(
+    "cd /etc/nixos && printf '%s\\n' '{ ... }:' '{' '  fileSystems.\"/media/immich\" = { device = \"/home/zipang/Pictures/Digicam\"; fsType = \"none\"; options = [ \"bind\" \"ro\" ]; };' '}' > modules/system/pictures-by-hand.nix && " +
+      "sed -i 's|    ./modules/services/immich.nix|&\\n    ./modules/system/pictures-by-hand.nix|' configuration.nix && git add -A && git commit -qm 'pictures: bind mount by hand'",
+  );
+  const before = await hostState(target);
+  let failed;
+  try {
+    failed = await target.pulumi(["destroy", "--yes"]);
+  } finally {
+    await target.ssh("cd /etc/nixos && git revert --no-edit -q HEAD");
+  }
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain('verification failed: "check":"unmounted","target":"/media/immich","status":"fail"');
+  expect(failed.output).toContain("the host was restored");
+  const after = await hostState(target);
+  // The same system and mounts; the repo on the commit it was on before the destroy, then reverted by the test.
+  expect({ ...after, head: before.head }).toEqual(before);
+  expect((await target.ssh("findmnt -rn -o FSROOT --mountpoint /var/lib/immich")).trim()).toBe("/@immich");
+  expectNoChanges(await target.preview());
+}, 300_000);
+
 test("destroy removes the mounts and generated modules, restores /var/lib/immich, keeps the subvolume data; a second destroy is a no-op", async () => {
   const destroyed = await target.pulumi(["destroy", "--yes"]);
   expectSuccess(destroyed);
