@@ -15,7 +15,7 @@ import { readConnection, SandboxConnection } from "../../sandbox";
 import { pulumiEnv } from "../../sandbox/stack";
 import { runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../../lib/remote/ssh";
 import { closeMaster, controlFolderPath, controlPath, masterPid, processRuns } from "../../lib/remote/sshMaster";
-import { openTunnel } from "../../providers/immichLibraryRuntime";
+import { openTunnel } from "../../lib/remote/tunnel";
 import { expectNoChanges, expectSuccess, Target } from "./helpers";
 
 const target = new Target("conn1");
