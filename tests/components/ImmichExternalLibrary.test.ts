@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ImmichExternalLibrary, libraryArgsProblems } from "../../components/ImmichExternalLibrary";
-import { CONNECTION_PLAIN, connectionInput, installMocks, RECORDED_CONNECTION, secretValue, urnOf, valueOf } from "./mocks";
+import { connectionInput, installMocks, RECORDED_CONNECTION, secretValue, urnOf, valueOf } from "./mocks";
 
 const TYPE = "skylab:apps:ImmichExternalLibrary";
 const LIBRARY = "pulumi-nodejs:dynamic/skylab:ImmichLibrary";
