@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";
 

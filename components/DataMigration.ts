@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { STATE_DIR } from "../lib/constants";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";

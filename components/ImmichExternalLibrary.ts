@@ -1,7 +1,7 @@
 import { posix } from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ImmichLibrary } from "../providers/ImmichLibrary";
-import { ConnectionArgs } from "../providers/RemoteScript";
+import { ImmichLibrary } from "../providers/immichLibrary/resource";
+import { ConnectionArgs } from "../providers/remoteScript/resource";
 import { engineInputs } from "./inputs";
 
 export interface ImmichExternalLibraryArgs {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GENERATED_MARKER } from "../lib/constants";
 import { createHash } from "crypto";
 import { NixAttrs, NixJsonAttrs, nixToJson, renderModuleJson } from "../lib/nix";
-import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";
 

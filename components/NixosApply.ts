@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { nixExpr, renderModule } from "../lib/nix";
 import { rebuildEffects, RebuildMode } from "../lib/rebuildMode";
-import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { GENERATED_MARKER, STATE_DIR } from "../lib/constants";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { sopsSecretPath, STATE_DIR } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
-import { ConnectionArgs, RemoteScript } from "../providers/RemoteScript";
+import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { VerificationCheck } from "./verification";
 import { engineInputs } from "./inputs";

@@ -10,6 +10,15 @@ export interface ProviderRuntime {
 }
 
 /**
+ * The file under providers/ of a runtime name. States written before each provider had its folder hold the
+ * old names; they are mapped so that those stacks keep working.
+ */
+export function runtimeFile(runtime: string): string {
+  const renamed: Record<string, string> = { remoteScriptRuntime: "remoteScript/runtime", immichLibraryRuntime: "immichLibrary/runtime" };
+  return `${renamed[runtime] ?? runtime}.ts`;
+}
+
+/**
  * A dynamic provider whose methods load `providers/<runtime>.ts` from the program's checkout (found from
  * the working directory the engine starts providers in). The provider is serialized into the state:
  * this way it captures only the runtime's name, never a copy of its code or of anything it uses.
@@ -18,11 +27,12 @@ export function providerFromCheckout(runtime: string): pulumi.dynamic.ResourcePr
   const load = (): ProviderRuntime => {
     const path = require("path");
     const fs = require("fs");
+    const file = runtimeFile(runtime);
     for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-      const candidate = path.join(dir, "providers", `${runtime}.ts`);
+      const candidate = path.join(dir, "providers", file);
       if (fs.existsSync(candidate)) return require(candidate);
       if (path.dirname(dir) === dir) {
-        throw new Error(`providers/${runtime}.ts not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
+        throw new Error(`providers/${file} not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
       }
     }
   };

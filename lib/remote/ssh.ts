@@ -127,17 +127,35 @@ export function endsWithThisProcess(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** The files one ssh process reads: the private key and the pinned host key. */
+export interface SshFiles {
+  keyFile: string;
+  knownHostsFile: string;
+  /** Removes both (and their folder); safe to call more than once. */
+  remove(): void;
+}
+
+/**
+ * Writes the private key and the known_hosts line 0600 in a private temporary folder (`<prefix>XXXXXX`) for
+ * the one ssh process about to start; the caller removes them as soon as ssh no longer needs them.
+ */
+export function writeSshFiles(conn: SshConnection, prefix: string): SshFiles {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const keyFile = join(dir, "id");
+  const knownHostsFile = join(dir, "known_hosts");
+  writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
+  writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
+  return { keyFile, knownHostsFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /**
  * Runs a script on the host with the pinned host key, over the run's shared connection when
  * `options.controlPath` names a live master, else over a connection of its own. The script text carries
  * no secrets (values reach it through a quoted preamble); secrets go through `stdin`.
  */
 export function runRemoteScript(conn: SshConnection, script: string, options: RunOptions = {}): Promise<RemoteResult> {
-  const dir = mkdtempSync(join(tmpdir(), "skylab-ssh-"));
-  const keyFile = join(dir, "id");
-  const knownHostsFile = join(dir, "known_hosts");
-  writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
-  writeFileSync(knownHostsFile, knownHostsLine(conn.host, conn.port, conn.hostKey), { mode: 0o600 });
+  const files = writeSshFiles(conn, "skylab-ssh-");
+  const { keyFile, knownHostsFile } = files;
   const control = controlOptions(options.controlPath, options.master);
   const args = [...sshArguments(conn, keyFile, knownHostsFile, control), remoteCommand(script, conn.become)];
   return new Promise<RemoteResult>((resolve, reject) => {
@@ -164,12 +182,12 @@ export function runRemoteScript(conn: SshConnection, script: string, options: Ru
     });
     child.on("error", (err) => {
       if (timer) clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
+      files.remove();
       reject(new Error(`could not start ssh: ${err.message} (is openssh-client installed?)`));
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
+      files.remove();
       if (options.onStderrLine && pending.trim()) options.onStderrLine(pending);
       const err = Buffer.concat(stderr).toString("utf8");
       resolve({

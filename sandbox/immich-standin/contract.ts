@@ -1,6 +1,6 @@
 /**
  * Immich's API as the sandbox's stand-in (server.js beside this file) enforces it: an OpenAPI 3.0 document
- * with only the operations this project uses (the program's provider, providers/immichLibraryRuntime.ts, through
+ * with only the operations this project uses (the program's provider, providers/immichLibrary/api.ts, through
  * @immich/sdk; the verification's `GET /api/server/ping`; the stand-in's tests) and the schemas they reach.
  *
  * Every field name, type, format, enum and required list is a fact of Immich's published API: Immich 1.112.1's

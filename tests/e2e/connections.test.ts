@@ -15,7 +15,7 @@ import { readConnection, SandboxConnection } from "../../sandbox";
 import { pulumiEnv } from "../../sandbox/stack";
 import { runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnection } from "../../lib/remote/ssh";
 import { closeMaster, controlFolderPath, controlPath, masterPid, processRuns } from "../../lib/remote/sshMaster";
-import { openTunnel } from "../../providers/immichLibraryRuntime";
+import { openTunnel } from "../../lib/remote/tunnel";
 import { expectNoChanges, expectSuccess, Target } from "./helpers";
 
 const target = new Target("conn1");
@@ -329,8 +329,8 @@ describe("the shared connection itself (lib/ssh.ts and lib/sshMaster.ts against 
 
   /** A process that opens the master as the program does (closeOnExit), then ends by `end`. */
   const CHILD = `
-const { runRemoteScript } = require("./lib/ssh");
-const { closeOnExit, masterPid } = require("./lib/sshMaster");
+const { runRemoteScript } = require("./lib/remote/ssh");
+const { closeOnExit, masterPid } = require("./lib/remote/sshMaster");
 let input = "";
 process.stdin.on("data", (d) => (input += d)).on("end", async () => {
   const { conn, path, end } = JSON.parse(input);

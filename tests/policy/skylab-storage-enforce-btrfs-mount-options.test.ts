@@ -4,7 +4,7 @@ import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { NAME, policy } from "../../policy/policies/skylab-storage-enforce-btrfs-mount-options";
 import { fileSystemModule } from "../../components/FileSystemMount";
 import { nixToJson, renderModule } from "../../lib/nix";
-import { moduleText, observedFileDrift } from "../../providers/remoteScriptRuntime";
+import { moduleText, observedFileDrift } from "../../providers/remoteScript/diff";
 import { resourceArgs, urnOf, violations, withField } from "./harness";
 
 const MOUNT = "skylab:storage:FileSystemMount";

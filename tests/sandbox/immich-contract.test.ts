@@ -74,7 +74,7 @@ test("the stand-in implements exactly the contract's operations (one handler eac
 });
 
 test("the provider calls only SDK functions the contract has", () => {
-  const source = readFileSync(path.resolve(__dirname, "../../providers/immichLibraryRuntime.ts"), "utf8");
+  const source = readFileSync(path.resolve(__dirname, "../../providers/immichLibrary/api.ts"), "utf8");
   const called = [...new Set([...source.matchAll(/this\.sdk\.(\w+)\(/g)].map((m) => m[1]))].sort();
   expect(called.length).toBeGreaterThan(5);
   expect(called.filter((name) => !operations.some((o) => o.operationId === name))).toStrictEqual([]);

@@ -9,7 +9,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { readConnection, sandboxDown, sandboxSsh, sandboxUp } from "../../sandbox";
 import { mutatingRequests, standinRequests, startImmichStandin, stopImmichStandin } from "../../sandbox/immich-standin";
-import { openTunnel, Tunnel } from "../../providers/immichLibraryRuntime";
+import { openTunnel, Tunnel } from "../../lib/remote/tunnel";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Contract, globToRegExp } = require("../../sandbox/immich-standin/server.js");

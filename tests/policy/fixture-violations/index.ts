@@ -3,7 +3,7 @@
 // is loopback.
 import * as pulumi from "@pulumi/pulumi";
 import { BindMount } from "../../../components/BindMount";
-import { RemoteScript } from "../../../providers/RemoteScript";
+import { RemoteScript } from "../../../providers/remoteScript/resource";
 
 const pinned = {
   host: "127.0.0.1",

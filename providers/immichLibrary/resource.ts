@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { providerFromCheckout } from "./fromCheckout";
-import { ConnectionArgs } from "./RemoteScript";
+import { providerFromCheckout } from "../fromCheckout";
+import { ConnectionArgs } from "../remoteScript/resource";
 
 export interface ImmichLibraryArgs {
   /** SSH to SKYLAB: the provider reaches Immich through a local port forward over it. */
@@ -22,8 +22,7 @@ export interface ImmichLibraryArgs {
   rescanToken?: pulumi.Input<string>;
 }
 
-
-const immichLibraryProvider = providerFromCheckout("immichLibraryRuntime");
+const immichLibraryProvider = providerFromCheckout("immichLibrary/runtime");
 
 /**
  * An Immich External Library, managed through Immich's API (@immich/sdk) over an SSH local port forward:

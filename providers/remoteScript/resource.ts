@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Become } from "../lib/remote/ssh";
-import { providerFromCheckout } from "./fromCheckout";
-import type { ScriptModule } from "./remoteScriptRuntime";
+import type { Become } from "../../lib/remote/ssh";
+import { providerFromCheckout } from "../fromCheckout";
+import type { ScriptModule } from "./props";
 
 export type { ScriptModule };
 
@@ -56,7 +56,7 @@ export interface RemoteScriptArgs {
   logOutput?: boolean;
 }
 
-const remoteScriptProvider = providerFromCheckout("remoteScriptRuntime");
+const remoteScriptProvider = providerFromCheckout("remoteScript/runtime");
 
 /**
  * A script run on a host over SSH with a pinned host key: created, updated when its inputs change or

@@ -1,8 +1,7 @@
 import { createHash } from "crypto";
-import { renderModuleJson } from "../../lib/nix";
-import {
-  checkInputs, diffScripts, IN_SYNC, moduleText, observedFileDrift, RemoteScriptProps, ScriptModule, scriptValues,
-} from "../../providers/remoteScriptRuntime";
+import { renderModuleJson } from "../../../lib/nix";
+import { checkInputs, diffScripts, moduleText, observedFileDrift, scriptValues } from "../../../providers/remoteScript/diff";
+import { IN_SYNC, RemoteScriptProps, ScriptModule } from "../../../providers/remoteScript/props";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 

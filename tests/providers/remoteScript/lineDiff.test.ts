@@ -1,4 +1,4 @@
-import { lineDiff } from "../../providers/lineDiff";
+import { lineDiff } from "../../../providers/remoteScript/lineDiff";
 
 describe("lineDiff: the lines up changes, host first", () => {
   test.each<[string, string, string, string]>([

@@ -1,7 +1,7 @@
 // Which connection each phase of a RemoteScript uses: the run's shared one, except the confirmation.
 const mockRuns: Array<{ script: string; controlPath: string | undefined }> = [];
-jest.mock("../../lib/remote/ssh", () => {
-  const actual = jest.requireActual("../../lib/remote/ssh");
+jest.mock("../../../lib/remote/ssh", () => {
+  const actual = jest.requireActual("../../../lib/remote/ssh");
   return {
     ...actual,
     runRemoteScript: async (_conn: unknown, script: string, options: { controlPath?: string }) => {
@@ -10,8 +10,9 @@ jest.mock("../../lib/remote/ssh", () => {
     },
   };
 });
-jest.mock("../../lib/remote/sshMaster", () => ({ sharedControlPath: () => "/tmp/skylab-immich-ssh-0/0123abcd" }));
-import { create, remove, RemoteScriptProps } from "../../providers/remoteScriptRuntime";
+jest.mock("../../../lib/remote/sshMaster", () => ({ sharedControlPath: () => "/tmp/skylab-immich-ssh-0/0123abcd" }));
+import { RemoteScriptProps } from "../../../providers/remoteScript/props";
+import { create, remove } from "../../../providers/remoteScript/runtime";
 
 function props(): RemoteScriptProps {
   return {
