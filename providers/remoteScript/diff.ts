@@ -28,12 +28,12 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
   }
   // The module by the text it renders to: what was written last (a renderer change counts) against what
   // would be written now (a policy's remediation counts).
-  const written = olds.moduleSha256 ?? digest(moduleText(olds));
+  const written = lastWritten(olds);
   if (written !== digest(moduleText(news)) || olds.module?.value !== news.module?.value) reasons.push("module changed");
   reasons.push(...connectionChanges(olds.connection, news.connection, CONNECTION_FIELDS));
   // A script that writes an observed file judges drift from what it is about to write (values may have
   // been remediated by a policy after `check` filled in `drift` for display).
-  const drift = news.observedFile ? observedFileDrift(news) : news.drift && news.drift !== IN_SYNC ? news.drift : undefined;
+  const drift = news.observedFile ? observedFileDrift(news, written) : news.drift && news.drift !== IN_SYNC ? news.drift : undefined;
   if (drift) reasons.push(`drift: ${drift}`);
   return { changes: reasons.length > 0, reasons };
 }
@@ -48,7 +48,12 @@ export function checkInputs(news: RemoteScriptProps, olds: Partial<RemoteScriptP
   // Being created, the file is not there yet: that is the plan, not drift (and the reason would stay in
   // the stored inputs, shown as the old value of the next real drift).
   if (Object.keys(olds).length === 0) return { ...checked, drift: IN_SYNC };
-  return { ...checked, drift: observedFileDrift(checked) ?? IN_SYNC };
+  return { ...checked, drift: observedFileDrift(checked, lastWritten(olds)) ?? IN_SYNC };
+}
+
+/** sha256 of the module text the last run wrote (null: none). */
+function lastWritten(olds: Partial<RemoteScriptProps>): string | null {
+  return olds.moduleSha256 ?? digest(moduleText(olds));
 }
 
 /** The observation, its text kept only when the file differs from what is written: a converged file's text stays out of the state. */
@@ -62,13 +67,17 @@ export function diff(olds: Partial<RemoteScriptProps>, news: RemoteScriptProps):
   return diffScripts(olds, news);
 }
 
-/** Why the file on the host differs from what the script writes, or undefined. */
-export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "module">): string | undefined {
+/**
+ * Why the file on the host differs from what the last run wrote and from what the script writes now,
+ * or undefined. A file as the last run left it is not drift when the module itself changes: that is the
+ * plan (the diff shows it as the module's change), not a hand edit.
+ */
+export function observedFileDrift(news: Pick<RemoteScriptProps, "observedFile" | "module">, lastWrittenSha256: string | null = null): string | undefined {
   const observed = news.observedFile;
   if (!observed) return undefined;
   if (observed.sha256 === null) return `${observed.path} was deleted on the host`;
   const content = moduleText(news) ?? "";
-  if (observed.sha256 === digest(content)) return undefined;
+  if (observed.sha256 === digest(content) || (lastWrittenSha256 !== null && observed.sha256 === lastWrittenSha256)) return undefined;
   if (observed.text === undefined) return `${observed.path} was edited on the host`;
   return `${observed.path} was edited on the host; up puts back:\n${lineDiff(observed.text, content)}`;
 }

@@ -73,12 +73,14 @@ test("a second up reports no changes and runs nothing that modifies the host", a
   expect(target.remoteCommands() - commandsBefore).toBe(1);
 });
 
-test("preview --diff shows the exact Nix line a mount option change makes, and up applies it", async () => {
+test("preview --diff shows the exact option a mount option change adds to the module, and up applies it", async () => {
   await target.reconfigure({ config: { storage: { mountOptions: ["noatime", "nodiratime"] } } });
   const preview = await target.preview("--diff");
   expectSuccess(preview);
-  // The rendered module's text diff: the one Nix line that is added to the options list.
-  expect(preview.output).toMatch(/^\s*\+\s+"nodiratime"$/m);
+  // The module's typed body: the one option added to the fileSystems entry's list; and no talk of a
+  // hand edit (the file is as the last up left it: this is the plan).
+  expect(preview.output).toMatch(/^\s*\+ \[3\]: "nodiratime"$/m);
+  expect(preview.output).not.toContain("was edited on the host");
   expect(preview.output).toMatch(/RemoteScript: \(update\)\s*\n\s*\[id=[^\]]*\]\s*\n\s*\[urn=[^\]]*::immich-data-mount-module-file\]/);
   expectSuccess(await target.up());
   expect((await target.ssh("findmnt -no OPTIONS /var/lib/immich")).split(",")).toContain("nodiratime");

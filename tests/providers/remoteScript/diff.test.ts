@@ -215,6 +215,14 @@ describe("checkInputs and the diff of a script that writes an observed file", ()
     expect(checkInputs(withFile(sha), withFile(sha256(CONTENT))).drift).toBe(drift);
   });
 
+  test("the program changes the module and the file is as the last run left it: the plan, not a hand edit", () => {
+    const changed: ScriptModule = { ...MODULE, body: { services: { nginx: { enable: false } } } };
+    const olds = { ...withFile(sha256(CONTENT)), moduleSha256: sha256(CONTENT) };
+    const checked = checkInputs(withFile(sha256(CONTENT), changed), olds);
+    expect(checked.drift).toBe(IN_SYNC);
+    expect(diffScripts({ ...olds, drift: IN_SYNC }, checked)).toStrictEqual({ changes: true, reasons: ["module changed"] });
+  });
+
   test("being created, a file not there yet is the plan, not drift", () => {
     expect(checkInputs(withFile(null), {}).drift).toBe(IN_SYNC);
     expect(checkInputs(withFile(null)).drift).toBe(IN_SYNC);
