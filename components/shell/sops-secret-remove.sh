@@ -13,16 +13,14 @@ if [ ! -f "$file" ] || [ ! -f "$record" ] || ! grep -qxF -- "$KEY_PATH" "$record
   echo "kept: $KEY_PATH in $SOPS_FILE was not added by skylab-immich"
   exit 0
 fi
-index=""
+index=$(sops_index "$KEY_PATH")
 IFS=/ read -r -a parts <<<"$KEY_PATH"
-for part in "${parts[@]}"; do index+="[\"$part\"]"; done
 if sops decrypt --extract "$index" "$file" >/dev/null 2>&1; then
   sops unset "$file" "$index"
   echo "removed $KEY_PATH from $SOPS_FILE"
   # Parents the key's removal left empty (immich: {}) go too.
   for ((depth = ${#parts[@]} - 1; depth > 0; depth--)); do
-    parent=""
-    for part in "${parts[@]:0:depth}"; do parent+="[\"$part\"]"; done
+    parent=$(sops_index "$KEY_PATH" "$depth")
     [ "$(sops decrypt --extract "$parent" "$file" 2>/dev/null)" = "{}" ] || break
     sops unset "$file" "$parent"
   done

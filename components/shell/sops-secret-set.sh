@@ -14,10 +14,7 @@ file="$REPO/$SOPS_FILE"
 [ -r "$AGE_KEY_FILE" ] || { echo "no age identity at $AGE_KEY_FILE: set \`secrets.ageKeyFile\`" >&2; exit 1; }
 command -v sops >/dev/null || { echo "sops is not installed on this host: add pkgs.sops to environment.systemPackages" >&2; exit 1; }
 
-# ["immich"]["db_password"] for immich/db_password
-index=""
-IFS=/ read -r -a parts <<<"$KEY_PATH"
-for part in "${parts[@]}"; do index+="[\"$part\"]"; done
+index=$(sops_index "$KEY_PATH")
 
 if current=$(sops decrypt --extract "$index" "$file" 2>/dev/null); then present=true; else present=false; current=""; fi
 if [ "$GENERATE" = true ]; then

@@ -101,9 +101,7 @@ while IFS= read -r key_path; do
   [ -n "$key_path" ] || continue
   [ $first -eq 1 ] || printf ','
   first=0
-  index=""
-  IFS=/ read -r -a parts <<<"$key_path"
-  for part in "${parts[@]}"; do index+="[\"$part\"]"; done
+  index=$(sops_index "$key_path")
   # Decrypted into /dev/null: only whether the key is there is reported.
   if [ -f "$REPO/$SOPS_FILE" ] && command -v sops >/dev/null 2>&1 \
     && SOPS_DISABLE_VERSION_CHECK=true SOPS_AGE_KEY_FILE=$AGE_KEY_FILE sops decrypt --extract "$index" "$REPO/$SOPS_FILE" >/dev/null 2>&1; then

@@ -97,6 +97,15 @@ check_mount() {
   echo "pass|$source $fstype $live"
 }
 
+# The sops --extract index of key path $1, ["immich"]["db_password"] for immich/db_password; with $2,
+# of its first $2 parts only (a parent).
+sops_index() {
+  local parts part index=""
+  IFS=/ read -r -a parts <<<"$1"
+  for part in "${parts[@]:0:${2:-${#parts[@]}}}"; do index+="[\"$part\"]"; done
+  printf '%s' "$index"
+}
+
 # $1 as one shell word a user can paste: '...', each ' written as '\''.
 shell_word() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
