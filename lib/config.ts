@@ -210,6 +210,32 @@ export const secretsSchema = z.strictObject({
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A Cloudflare Tunnel to nginx (components/CloudflareTunnel.ts); its credentials are the secret `tunnelCredentials`. */
+export const tunnelSchema = z.strictObject({
+  /** Off by default: nothing of the tunnel is on the host. */
+  enabled: z.boolean().default(false),
+  /** The tunnel's UUID (`cloudflared tunnel list`), the name nixpkgs' services.cloudflared.tunnels uses. */
+  tunnelId: pattern(uuid, "must be the tunnel's UUID", "copy it from `cloudflared tunnel list` or the Cloudflare dashboard").optional(),
+  /** The public name the tunnel routes to nginx, e.g. "photos.example.com" (a DNS route to the tunnel in Cloudflare). */
+  publicHostName: hostName.optional(),
+  /** The sops key of the credentials JSON. */
+  credentialsKey: pattern(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "must be a sops key path like \"cloudflared/credentials\"").default("cloudflared/credentials"),
+}).superRefine((tunnel, ctx) => {
+  if (!tunnel.enabled) return;
+  if (tunnel.tunnelId === undefined) {
+    ctx.addIssue({
+      code: "custom", path: ["tunnelId"],
+      message: "is required when `tunnel.enabled` is true: `npm run pulumi -- config set --path tunnel.tunnelId <UUID from cloudflared tunnel list>`",
+    });
+  }
+  if (tunnel.publicHostName === undefined) {
+    ctx.addIssue({
+      code: "custom", path: ["publicHostName"],
+      message: "is required when `tunnel.enabled` is true: `npm run pulumi -- config set --path tunnel.publicHostName photos.example.com`",
+    });
+  }
+});
+
 /** Immich's External Library, managed through Immich's API over SSH (components/ImmichExternalLibrary.ts). */
 export const librarySchema = z.strictObject({
   /** Off by default: it needs Immich running on SKYLAB and an API key (`immichApiKey`). */
@@ -245,6 +271,8 @@ export const stackSchema = z.strictObject({
   immich: immichSchema.default(immichSchema.parse({})),
   nginx: nginxSchema.default(nginxSchema.parse({})),
   secrets: secretsSchema.default(secretsSchema.parse({})),
+  /** Absent: no Cloudflare Tunnel (as with `enabled: false`). */
+  tunnel: tunnelSchema.default(tunnelSchema.parse({})),
   /** Absent: the External Library is not managed (as with `enabled: false`). */
   library: librarySchema.optional(),
   /** Look at the host during preview and up (drift, preflight). Off: nothing is checked, and the output says so. */

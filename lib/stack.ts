@@ -4,10 +4,10 @@ import { refuse } from "./refusal";
 import type { Become } from "./remote/ssh";
 
 /** Top-level keys of the stack config (`<project>:<key>` in Pulumi.<stack>.yaml). */
-export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "library", "hostLook"] as const;
+export const CONFIG_KEYS = ["host", "storage", "pictures", "nixos", "immich", "nginx", "secrets", "library", "tunnel", "hostLook"] as const;
 
 /** Top-level keys that hold secrets (set with `config set --secret`). */
-export const SECRET_KEYS = ["sshPrivateKey", "dbPassword", "immichApiKey"] as const;
+export const SECRET_KEYS = ["sshPrivateKey", "dbPassword", "immichApiKey", "tunnelCredentials"] as const;
 
 export interface Stack {
   config: StackConfig;
@@ -16,6 +16,8 @@ export interface Stack {
   dbPassword?: pulumi.Output<string>;
   /** An Immich administrator's API key, for the External Library; undefined when not set. */
   immichApiKey?: pulumi.Output<string>;
+  /** The Cloudflare Tunnel's credentials JSON; undefined when not set. */
+  tunnelCredentials?: pulumi.Output<string>;
   connection: { host: string; port: number; user: string; hostKey: string; become: Become };
 }
 
@@ -66,12 +68,21 @@ export function readStack(
       : "",
   );
   if (apiKeyProblem) problems.push(apiKeyProblem);
+  const credentialsProblem = secretProblem(
+    "tunnelCredentials",
+    parsed?.tunnel.enabled
+      ? "`tunnel.enabled` is true, so the program needs the tunnel's credentials JSON (written by `cloudflared tunnel create`, " +
+        "~/.cloudflared/<tunnel id>.json): `npm run pulumi -- config set --secret tunnelCredentials < ~/.cloudflared/<tunnel id>.json`"
+      : "",
+  );
+  if (credentialsProblem) problems.push(credentialsProblem);
   if (problems.length || !parsed) throw new ConfigError(problems);
   return {
     config: parsed,
     privateKey: config.requireSecret("sshPrivateKey"),
     dbPassword: config.get("dbPassword") === undefined ? undefined : config.requireSecret("dbPassword"),
     immichApiKey: config.get("immichApiKey") === undefined ? undefined : config.requireSecret("immichApiKey"),
+    tunnelCredentials: config.get("tunnelCredentials") === undefined ? undefined : config.requireSecret("tunnelCredentials"),
     connection: {
       host: parsed.host.address,
       port: parsed.host.port,

@@ -62,6 +62,7 @@ describe("parseStackConfig: the baseline", () => {
       },
       nginx: { hostName: "immich.skylab.local", clientMaxBodySize: "50000M" },
       secrets: { sopsFile: "secrets/secrets.yaml", ageKeyFile: "/var/lib/sops-nix/key.txt", dbPasswordKey: "immich/db_password" },
+      tunnel: { enabled: false, credentialsKey: "cloudflared/credentials" },
       hostLook: true,
     };
     // toStrictEqual: no extra keys (keepOriginalAt stays absent), no undefined-valued keys.
@@ -281,6 +282,29 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
 
   test("a missing host section is reported as required", () => {
     expect(problemsOf({})).toStrictEqual(["`host` is required"]);
+  });
+
+  test("tunnel on: tunnelId and publicHostName are required, each with its fix", () => {
+    expect(problemsOf(withField("tunnel", { enabled: true }))).toStrictEqual([
+      "`tunnel.tunnelId` is required when `tunnel.enabled` is true: `npm run pulumi -- config set --path tunnel.tunnelId <UUID from cloudflared tunnel list>`",
+      "`tunnel.publicHostName` is required when `tunnel.enabled` is true: `npm run pulumi -- config set --path tunnel.publicHostName photos.example.com`",
+    ]);
+  });
+
+  test.each<[string, unknown, string]>([
+    ["tunnel.tunnelId", "my-tunnel",
+      '`tunnel.tunnelId` must be the tunnel\'s UUID (got "my-tunnel"): copy it from `cloudflared tunnel list` or the Cloudflare dashboard'],
+    ["tunnel.publicHostName", "photos example.com", '`tunnel.publicHostName` must be a DNS host name like "immich.skylab.local" (got "photos example.com")'],
+    ["tunnel.credentialsKey", "cloudflared/../x", '`tunnel.credentialsKey` must be a sops key path like "cloudflared/credentials" (got "cloudflared/../x")'],
+    ["tunnel.token", "abc", "unknown setting `tunnel.token`: remove it or check its spelling"],
+  ])("tunnel: %s = %j", (field, value, problem) => {
+    expect(problemsOf(withField(field, value))).toStrictEqual([problem]);
+  });
+
+  test("tunnel on with its id and name is accepted; off it needs neither", () => {
+    const on = { enabled: true, tunnelId: "6ff42ae2-765d-4adf-8112-31c55c1551ef", publicHostName: "photos.example.com" };
+    expect(parseStackConfig(withField("tunnel", on)).tunnel).toStrictEqual({ ...on, credentialsKey: "cloudflared/credentials" });
+    expect(parseStackConfig(withField("tunnel", { enabled: false })).tunnel).toStrictEqual({ enabled: false, credentialsKey: "cloudflared/credentials" });
   });
 
   test("every problem is listed at once, and the error message carries them all", () => {

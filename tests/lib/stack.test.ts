@@ -160,3 +160,26 @@ describe("readStack: the Immich API key", () => {
     expect(readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY }), () => true, []).immichApiKey).toBeUndefined();
   });
 });
+
+describe("readStack: the Cloudflare Tunnel's credentials", () => {
+  const TUNNEL_ON = { enabled: true, tunnelId: "6ff42ae2-765d-4adf-8112-31c55c1551ef", publicHostName: "photos.example.com" };
+  const missing =
+    "`tunnelCredentials` is required: `tunnel.enabled` is true, so the program needs the tunnel's credentials JSON (written by " +
+    "`cloudflared tunnel create`, ~/.cloudflared/<tunnel id>.json): " +
+    "`npm run pulumi -- config set --secret tunnelCredentials < ~/.cloudflared/<tunnel id>.json`";
+
+  test("required while the tunnel is enabled", () => {
+    expect(problemsOf(() => readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, tunnel: TUNNEL_ON }), () => true, []))).toStrictEqual([missing]);
+  });
+
+  test("refused in plain text", () => {
+    const config = fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, tunnel: TUNNEL_ON, tunnelCredentials: "{}" });
+    expect(problemsOf(() => readStack(config, (key) => key !== "skylab-immich:tunnelCredentials", []))).toStrictEqual([
+      "`tunnelCredentials` is stored in plain text in the stack file: set it again with `npm run pulumi -- config set --secret tunnelCredentials`",
+    ]);
+  });
+
+  test("not needed while the tunnel is off (the default)", () => {
+    expect(readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY }), () => true, []).tunnelCredentials).toBeUndefined();
+  });
+});
