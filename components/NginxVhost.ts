@@ -13,6 +13,8 @@ export interface NginxVhostArgs extends GeneratedModuleArgs {
   upstreamPort: number;
   /** Immich's guidance: "50000M" (the NixOS default 10m breaks uploads). */
   clientMaxBodySize: string;
+  /** More names the vhost answers (nixpkgs `serverAliases`), e.g. the tunnel's public host name. Default: none (not set). */
+  serverAliases?: string[];
 }
 
 /** The nginx virtual host in front of Immich, configured as Immich's reverse-proxy guide says. */
@@ -37,13 +39,15 @@ export class NginxVhost extends pulumi.ComponentResource {
   }
 }
 
-export function nginxVhostModule(args: Pick<NginxVhostArgs, "hostName" | "upstreamHost" | "upstreamPort" | "clientMaxBodySize">): NixAttrs {
+export function nginxVhostModule(args: Pick<NginxVhostArgs, "hostName" | "upstreamHost" | "upstreamPort" | "clientMaxBodySize" | "serverAliases">): NixAttrs {
+  const aliases: NixAttrs = args.serverAliases?.length ? { serverAliases: args.serverAliases } : {};
   return {
     services: {
       nginx: {
         enable: true,
         virtualHosts: {
           [args.hostName]: {
+            ...aliases,
             // Immich serves at the domain root; uploads are streamed, large and slow.
             extraConfig: [
               `client_max_body_size ${args.clientMaxBodySize};`,

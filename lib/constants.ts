@@ -10,6 +10,14 @@ export const IMMICH_MACHINE_LEARNING_UNIT = "immich-machine-learning.service";
 /** nginx's unit (nixpkgs' services.nginx). */
 export const NGINX_UNIT = "nginx.service";
 
+/** nginx's address on the host, the origin a Cloudflare Tunnel sends its public host name to (never Immich's port). */
+export const NGINX_ORIGIN = "http://127.0.0.1:80";
+
+/** The unit nixpkgs' services.cloudflared runs for tunnel `id`. */
+export function cloudflaredUnit(tunnelId: string): string {
+  return `cloudflared-tunnel-${tunnelId}.service`;
+}
+
 /** Where sops-nix puts a secret: /run/secrets/<key>. */
 export function sopsSecretPath(key: string): string {
   return `/run/secrets/${key}`;

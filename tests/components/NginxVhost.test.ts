@@ -68,4 +68,11 @@ describe("nginxVhostModule", () => {
       locations: { "/": { proxyPass: "http://10.0.0.5:8080", proxyWebsockets: true, recommendedProxySettings: true } },
     });
   });
+
+  test("serverAliases: the vhost also answers the tunnel's public name; none given or empty: the option is not set", () => {
+    const vhostOf = (serverAliases?: string[]) => (nginxVhostModule({ ...SETTINGS, serverAliases }) as any).services.nginx.virtualHosts["immich.skylab.local"];
+    expect(vhostOf(["photos.example.com"]).serverAliases).toStrictEqual(["photos.example.com"]);
+    expect(Object.keys(vhostOf([]))).toStrictEqual(["extraConfig", "locations"]);
+    expect(Object.keys(vhostOf())).toStrictEqual(["extraConfig", "locations"]);
+  });
 });
