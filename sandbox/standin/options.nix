@@ -195,6 +195,49 @@ let
     settings = option (submodule { _freeform = jsonValue; });
   };
 
+  # ---------------------------------------------------------------- nixos/modules/services/networking/cloudflared.nix
+  cloudflaredOriginRequest = {
+    connectTimeout = option (nullOr str);
+    tlsTimeout = option (nullOr str);
+    tcpKeepAlive = option (nullOr str);
+    noHappyEyeballs = option (nullOr bool);
+    keepAliveConnections = option (nullOr int);
+    keepAliveTimeout = option (nullOr str);
+    httpHostHeader = option (nullOr str);
+    originServerName = option (nullOr str);
+    caPool = option (nullOr (either str path));
+    noTLSVerify = option (nullOr bool);
+    disableChunkedEncoding = option (nullOr bool);
+    proxyAddress = option (nullOr str);
+    proxyPort = option (nullOr int);
+    proxyType = option (nullOr (enum [ "" "socks" ]));
+  };
+  cloudflaredIngress = submodule {
+    originRequest = cloudflaredOriginRequest;
+    service = option (nullOr str);
+    path = option (nullOr str);
+  };
+  cloudflaredTunnel = {
+    certificateFile = option (nullOr path);
+    originRequest = cloudflaredOriginRequest;
+    credentialsFile = option (nullOr path);
+    token = option (nullOr str);
+    tokenFile = option (nullOr path);
+    warp-routing = {
+      enabled = option (nullOr bool);
+    };
+    edgeIPVersion = option (enum [ "auto" "4" "6" ]);
+    protocol = option (enum [ "auto" "http2" "quic" ]);
+    default = option str;
+    ingress = option (attrsOf (either str cloudflaredIngress));
+  };
+  cloudflared = {
+    certificateFile = option (nullOr path);
+    enable = option bool;
+    package = option package;
+    tunnels = option (attrsOf (submodule cloudflaredTunnel));
+  };
+
   # ---------------------------------------------------------------- nixos/modules/services/web-servers/nginx/location-options.nix
   nginxLocation = {
     basicAuth = option (attrsOf str);
@@ -500,7 +543,7 @@ in
     _freeform = true;
     services = {
       _freeform = true;
-      inherit immich nginx;
+      inherit cloudflared immich nginx;
       immich-public-proxy = immichPublicProxy;
     };
     fileSystems = option (attrsOf (submodule fileSystem));

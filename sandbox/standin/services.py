@@ -5,7 +5,9 @@ from the evaluated options. Each unit is a real systemd unit started, restarted 
 stand-in's activation (see nixos-rebuild). Immich itself cannot run here: immich-server.service runs the
 Immich API stand-in (sandbox/immich-standin/server.js, NOT Immich) with the declared user, group, host,
 port and media location; the machine-learning and public-proxy units run small stand-ins that answer
-their health endpoints.
+their health endpoints. A Cloudflare Tunnel cannot reach Cloudflare from here: each
+cloudflared-tunnel-<id>.service runs a stand-in with nixpkgs' DynamicUser and LoadCredential, which reads
+the credentials file systemd hands it, checks that it is the tunnel's JSON (its TunnelID), and then idles.
 """
 
 import json
@@ -17,6 +19,19 @@ STANDIN_CONFIG = "/etc/immich-standin/config.json"
 START_DELAY_FILE = "/etc/immich-standin/start-delay"
 NGINX_CONF = "/etc/nginx/nixos-nginx.conf"
 NODE = "/usr/bin/node"
+PYTHON = "/usr/bin/python3"
+# The cloudflared stand-in: the credentials as nixpkgs' unit receives them (LoadCredential), checked, then idle.
+CLOUDFLARED_STANDIN = (
+    "import json, os, sys, time\n"
+    "tunnel = sys.argv[1]\n"
+    "with open(os.path.join(os.environ['CREDENTIALS_DIRECTORY'], 'credentials.json')) as f:\n"
+    "    found = json.load(f).get('TunnelID')\n"
+    "if found != tunnel:\n"
+    "    sys.exit(f'credentials.json is not the credentials of tunnel {tunnel} (TunnelID {found!r})')\n"
+    "print(f'tunnel {tunnel}: credentials read; NOT connected to Cloudflare (sandbox stand-in)', flush=True)\n"
+    "while True:\n"
+    "    time.sleep(3600)\n"
+)
 
 
 def unit_quote(word):
@@ -176,6 +191,19 @@ def declared_services(config):
                 ("Restart", "on-failure"),
             ]),
         }
+    cloudflared = services.get("cloudflared", {})
+    if cloudflared.get("enable") is True:
+        for tunnel_id, tunnel in sorted(cloudflared.get("tunnels", {}).items()):
+            service = [("DynamicUser", "true"), ("RuntimeDirectory", f"cloudflared-tunnel-{tunnel_id}"),
+                       ("RuntimeDirectoryMode", "0400"), ("Restart", "on-failure")]
+            if tunnel.get("credentialsFile"):
+                service.append(("LoadCredential", f"credentials.json:{tunnel['credentialsFile']}"))
+            service.append(("ExecStart", exec_line([PYTHON, "-c", CLOUDFLARED_STANDIN, tunnel_id])))
+            units[f"cloudflared-tunnel-{tunnel_id}.service"] = {
+                "files": {},
+                "unit": unit_file(f"Cloudflare tunnel {tunnel_id} (sandbox stand-in: reads its credentials, never connects)",
+                                  service, after=("network.target", "network-online.target")),
+            }
     return units
 
 

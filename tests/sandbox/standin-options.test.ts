@@ -11,6 +11,10 @@ import { spawnSync } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import path from "path";
+import { cloudflareTunnelModule } from "../../components/CloudflareTunnel";
+import { nginxVhostModule } from "../../components/NginxVhost";
+import { sopsSecretModule } from "../../components/SopsSecret";
+import { renderModule } from "../../lib/nix";
 
 const EVALUATOR = path.resolve(__dirname, "../../sandbox/standin/eval.nix");
 const FIXTURES = path.resolve(__dirname, "../../sandbox/fixtures/nixos");
@@ -619,6 +623,56 @@ function expectError(name: string, c: ErrorCase): void {
   const where = path.join(path.dirname(configuration), file);
   expect({ name, error: errorOf(result) }).toEqual({ name, error: printed(...c.error.map((line) => line.split("FILE").join(where))) });
 }
+
+describe("the Cloudflare Tunnel's modules evaluate against nixpkgs' services.cloudflared types", () => {
+  const ID = "6ff42ae2-765d-4adf-8112-31c55c1551ef";
+  const TUNNEL = { tunnelId: ID, publicHostName: "photos.example.com", origin: "http://127.0.0.1:80", credentialsKey: "cloudflared/credentials" };
+  const tunnelFiles = (): Record<string, string> => ({
+    [`${GENERATED}/cloudflared.nix`]: renderModule({ generator: "CloudflareTunnel", body: cloudflareTunnelModule(TUNNEL) }),
+    [`${GENERATED}/cloudflared-secrets.nix`]: renderModule({
+      generator: "SopsSecret",
+      body: sopsSecretModule({ key: "cloudflared/credentials", owner: "root", group: "root", mode: "0400", restartUnits: [`cloudflared-tunnel-${ID}.service`] }),
+    }),
+    [`${GENERATED}/nginx.nix`]: renderModule({
+      generator: "NginxVhost",
+      body: nginxVhostModule({
+        hostName: "immich.skylab.local", upstreamHost: "127.0.0.1", upstreamPort: 2283, clientMaxBodySize: "50000M",
+        serverAliases: ["photos.example.com"],
+      }),
+    }),
+  });
+
+  test("the tunnel, its credentials' declaration and the vhost's alias, as the program renders them", () => {
+    const { config } = evaluated(repo(tunnelFiles()));
+    expect(config.services.cloudflared).toEqual({
+      enable: true,
+      tunnels: {
+        [ID]: {
+          credentialsFile: "/run/secrets/cloudflared/credentials",
+          default: "http_status:404",
+          ingress: { "photos.example.com": "http://127.0.0.1:80" },
+        },
+      },
+    });
+    expect(config.sops.secrets["cloudflared/credentials"]).toMatchObject({
+      owner: "root", group: "root", mode: "0400", restartUnits: [`cloudflared-tunnel-${ID}.service`], path: "/run/secrets/cloudflared/credentials",
+    });
+    expect(config.services.nginx.virtualHosts["immich.skylab.local"].serverAliases).toEqual(["photos.example.com"]);
+  });
+
+  test.each<[string, string, string[]]>([
+    ["a misspelt tunnel option", `{ services.cloudflared.tunnels."${ID}".credentialFile = "/run/secrets/x"; }`,
+      [`The option \`services.cloudflared.tunnels."${ID}".credentialFile' does not exist. Definition values:`, '- In `FILE\': "/run/secrets/x"']],
+    ["an int for edgeIPVersion (an enum of strings)", `{ services.cloudflared.tunnels."${ID}".edgeIPVersion = 4; }`,
+      [`A definition for option \`services.cloudflared.tunnels."${ID}".edgeIPVersion' is not of type \`one of "auto", "4", "6"'. Definition values:`, "- In `FILE': 4"]],
+    ["a relative credentialsFile", `{ services.cloudflared.tunnels."${ID}".credentialsFile = "credentials.json"; }`,
+      [`A definition for option \`services.cloudflared.tunnels."${ID}".credentialsFile' is not of type \`null or absolute path'. Definition values:`, '- In `FILE\': "credentials.json"']],
+  ])("%s fails as on NixOS", (_name, module, error) => {
+    const configuration = repo({ "modules/tunnel.nix": `${module}\n` });
+    const where = path.join(path.dirname(configuration), "modules/tunnel.nix");
+    expect(errorOf(evaluate(configuration))).toBe(printed(...error.map((line) => line.split("FILE").join(where))));
+  });
+});
 
 describe("a misspelt option fails as on NixOS", () => {
   test.each(Object.entries(MISSPELT))("%s", (name, c) => expectError(name, c));
