@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BindMount } from "./components/BindMount";
 import { BtrfsSubvolume } from "./components/BtrfsSubvolume";
+import { CloudflareTunnel } from "./components/CloudflareTunnel";
 import { DataMigration } from "./components/DataMigration";
 import { FileSystemMount } from "./components/FileSystemMount";
 import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
@@ -12,7 +13,7 @@ import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
 import { snapshotFolder } from "./lib/config";
-import { IMMICH_SERVER_UNIT, STATE_DIR } from "./lib/constants";
+import { IMMICH_SERVER_UNIT, NGINX_ORIGIN, STATE_DIR } from "./lib/constants";
 import { IN_SYNC, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts } from "./lib/remote/hostFacts";
 import { lookBeforeConverging } from "./lib/look";
@@ -20,16 +21,22 @@ import { rebuildEffects } from "./lib/rebuildMode";
 import { readStackOrRefuse } from "./lib/stack";
 
 export = async () => {
-  const { config, privateKey, dbPassword, immichApiKey, connection } = await readStackOrRefuse(new pulumi.Config());
+  const { config, privateKey, dbPassword, immichApiKey, tunnelCredentials, connection } = await readStackOrRefuse(new pulumi.Config());
   const { storage, pictures, nixos, immich, nginx, secrets } = config;
   const gen = nixos.generatedDir;
-  const files = {
+  // Off: no module and no sops key of the tunnel; the apply removes a module no component declares.
+  const tunnel = config.tunnel.enabled && tunnelCredentials && config.tunnel.tunnelId && config.tunnel.publicHostName
+    ? { ...config.tunnel, tunnelId: config.tunnel.tunnelId, publicHostName: config.tunnel.publicHostName, credentials: tunnelCredentials }
+    : undefined;
+  const files: Record<"storage" | "pictures" | "secrets" | "nginx" | "immich", string> & { tunnel?: string; tunnelSecret?: string } = {
     storage: FileSystemMount.modulePath(gen, storage.mountPoint),
     pictures: BindMount.modulePath(gen, pictures.mountPoint),
     secrets: SopsSecret.modulePath(gen),
     nginx: NginxVhost.modulePath(gen),
     immich: ImmichModule.modulePath(gen),
+    ...(tunnel ? { tunnelSecret: CloudflareTunnel.secretModulePath(gen), tunnel: CloudflareTunnel.modulePath(gen) } : {}),
   };
+  const sopsKeys = [secrets.dbPasswordKey, ...(tunnel ? [tunnel.credentialsKey] : [])];
   // What the program changes in the config repo: committed together, rolled back together.
   const ownedPaths = [gen, secrets.sopsFile];
   const dataMountOptions = [`subvol=${storage.subvolume}`, `compress=${storage.compression}`, ...storage.mountOptions];
@@ -41,12 +48,14 @@ export = async () => {
   const facts = await lookBeforeConverging(connection, privateKey, {
     mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mounts: expectedMounts, configRepo: nixos.configRepo,
     files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir: STATE_DIR,
-    sopsFile: secrets.sopsFile, sopsKeys: [secrets.dbPasswordKey], ageKeyFile: secrets.ageKeyFile, ownedPaths,
+    sopsFile: secrets.sopsFile, sopsKeys, ageKeyFile: secrets.ageKeyFile, ownedPaths,
   }, skipLook);
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
   // The module as found on the host; its script compares that with what it is about to write.
-  const found = (key: keyof typeof files) =>
-    facts ? { hostSha256: facts.repo.files?.[files[key]], hostText: facts.repo.fileTexts?.[files[key]] } : {};
+  const found = (key: keyof typeof files) => {
+    const file = files[key];
+    return facts && file ? { hostSha256: facts.repo.files?.[file], hostText: facts.repo.fileTexts?.[file] } : {};
+  };
   const conn = { ...connection, privateKey };
   const repo = nixos.configRepo;
   const dataUnits = immichUnits(immich.machineLearning);
@@ -88,12 +97,23 @@ export = async () => {
   const vhost = new NginxVhost("immich-vhost", {
     connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
     upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, ...found("nginx"),
+    ...(tunnel ? { serverAliases: [tunnel.publicHostName] } : {}),
   }, afterCopy);
+  const tunnelFound = found("tunnelSecret");
+  const cloudflare = tunnel && files.tunnel && files.tunnelSecret
+    ? new CloudflareTunnel("cloudflare-tunnel", {
+      connection: conn, configRepo: repo, modulePath: files.tunnel, secretModulePath: files.tunnelSecret,
+      tunnelId: tunnel.tunnelId, publicHostName: tunnel.publicHostName, origin: NGINX_ORIGIN, credentials: tunnel.credentials,
+      sopsFile: secrets.sopsFile, credentialsKey: tunnel.credentialsKey, ageKeyFile: secrets.ageKeyFile, ...found("tunnel"),
+      secretHostSha256: tunnelFound.hostSha256, secretHostText: tunnelFound.hostText,
+      credentialsDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, tunnel.credentialsKey)),
+    }, afterCopy)
+    : undefined;
 
-  const parts = [dataMount, picturesMount, dbSecret, immichService, vhost];
+  const parts = [dataMount, picturesMount, dbSecret, immichService, vhost, ...(cloudflare ? [cloudflare] : [])];
   const apply = new NixosApply("nixos-apply", {
     connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
-    moduleDigests: parts.map((p) => p.module.sha256), ownedPaths, mode: nixos.mode, checks: parts.map((p) => p.checks),
+    moduleDigests: [...parts.map((p) => p.module.sha256), ...(cloudflare ? [cloudflare.credentials.module.sha256] : [])], ownedPaths, mode: nixos.mode, checks: parts.map((p) => p.checks),
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: dataUnits },
