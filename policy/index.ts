@@ -6,6 +6,7 @@ import { policy as secretValues } from "./policies/skylab-secrets-require-secret
 import { policy as loopbackBinding } from "./policies/skylab-apps-require-loopback-binding";
 import { policy as readonlyBindMount } from "./policies/skylab-storage-require-readonly-bind-mount";
 import { policy as largeUploadSize } from "./policies/skylab-web-require-large-upload-size";
+import { policy as tunnelThroughNginx } from "./policies/skylab-web-require-tunnel-through-nginx";
 
 // Starting the pack serves it to the engine; tests import the policies from policies/ instead.
 new PolicyPack("skylab-immich", {
@@ -17,5 +18,6 @@ new PolicyPack("skylab-immich", {
     loopbackBinding,
     readonlyBindMount,
     largeUploadSize,
+    tunnelThroughNginx,
   ],
 });

@@ -6,6 +6,7 @@ export const TYPES = {
   nixModuleFile: "skylab:nixos:NixModuleFile",
   immichModule: "skylab:apps:ImmichModule",
   nginxVhost: "skylab:web:NginxVhost",
+  cloudflareTunnel: "skylab:web:CloudflareTunnel",
   sopsSecret: "skylab:secrets:SopsSecret",
   remoteScript: "pulumi-nodejs:dynamic/skylab:RemoteScript",
 } as const;
