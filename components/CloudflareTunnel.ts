@@ -53,8 +53,9 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: CloudflareTunnelArgs, opts?: pulumi.ComponentResourceOptions) {
-    // The credentials stay out of the component's inputs: components send their inputs to the engine.
-    const { credentials, ...visible } = engineInputs(args);
+    // The credentials stay out of the component's inputs (components send their inputs to the engine), and
+    // so does what the host look found of its secret's module and key, as engineInputs leaves out its own.
+    const { credentials, secretHostSha256: _sha, secretHostText: _text, credentialsDrift: _drift, ...visible } = engineInputs(args);
     super("skylab:web:CloudflareTunnel", name, visible, opts);
     const problem = tunnelProblem(args);
     if (problem) throw new pulumi.ResourceError(problem, this);

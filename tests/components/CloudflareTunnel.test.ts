@@ -72,7 +72,7 @@ describe("CloudflareTunnel component", () => {
   test("credentials through SopsSecret on stdin (root:root 0400), then the tunnel's module; exact inputs and checks", async () => {
     const tunnel = new CloudflareTunnel("tunnel", {
       connection: connectionInput(), ...PLAIN_ARGS, credentials: pulumi.secret(CREDENTIALS),
-      credentialsDrift: "cloudflared/credentials is missing from secrets/secrets.yaml",
+      credentialsDrift: "cloudflared/credentials is missing from secrets/secrets.yaml", secretHostSha256: null, secretHostText: "",
     });
     await mocks.settle();
     expect(mocks.resources.map((r) => [r.type, r.name, r.parent])).toStrictEqual([
@@ -86,8 +86,8 @@ describe("CloudflareTunnel component", () => {
       [NIX_MODULE_FILE, "tunnel-module", urnOf(TYPE, "tunnel")],
       [REMOTE_SCRIPT, "tunnel-module-file", urnOf(NIX_MODULE_FILE, "tunnel-module", TYPE)],
     ]);
-    expect(mocks.byName("tunnel").inputs).toStrictEqual({ connection: RECORDED_CONNECTION, ...PLAIN_ARGS,
-      credentialsDrift: "cloudflared/credentials is missing from secrets/secrets.yaml" });
+    // What the host look found (the drift, the secret module's digest and text) is not a component input.
+    expect(mocks.byName("tunnel").inputs).toStrictEqual({ connection: RECORDED_CONNECTION, ...PLAIN_ARGS });
     expect(mocks.byName("tunnel-credentials").inputs).toStrictEqual({
       connection: RECORDED_CONNECTION, configRepo: "/etc/nixos", modulePath: SECRET_PATH, sopsFile: "secrets/secrets.yaml",
       key: "cloudflared/credentials", ageKeyFile: "/var/lib/sops-nix/key.txt", owner: "root", group: "root", mode: "0400",
