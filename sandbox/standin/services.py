@@ -20,6 +20,7 @@ START_DELAY_FILE = "/etc/immich-standin/start-delay"
 NGINX_CONF = "/etc/nginx/nixos-nginx.conf"
 NODE = "/usr/bin/node"
 PYTHON = "/usr/bin/python3"
+CLOUDFLARED_STANDIN_PATH = "/usr/local/lib/cloudflared-standin.py"
 # The cloudflared stand-in: the credentials as nixpkgs' unit receives them (LoadCredential), checked, then idle.
 CLOUDFLARED_STANDIN = (
     "import json, os, sys, time\n"
@@ -198,9 +199,9 @@ def declared_services(config):
                        ("RuntimeDirectoryMode", "0400"), ("Restart", "on-failure")]
             if tunnel.get("credentialsFile"):
                 service.append(("LoadCredential", f"credentials.json:{tunnel['credentialsFile']}"))
-            service.append(("ExecStart", exec_line([PYTHON, "-c", CLOUDFLARED_STANDIN, tunnel_id])))
+            service.append(("ExecStart", exec_line([PYTHON, CLOUDFLARED_STANDIN_PATH, tunnel_id])))
             units[f"cloudflared-tunnel-{tunnel_id}.service"] = {
-                "files": {},
+                "files": {CLOUDFLARED_STANDIN_PATH: (CLOUDFLARED_STANDIN, 0o644)},
                 "unit": unit_file(f"Cloudflare tunnel {tunnel_id} (sandbox stand-in: reads its credentials, never connects)",
                                   service, after=("network.target", "network-online.target")),
             }
