@@ -1,5 +1,6 @@
 import { posix } from "path";
 import { z } from "zod";
+import { parseCompressionSetting } from "./mountOptions";
 import { rebuildModes } from "./rebuildMode";
 
 // The stack configuration (`Pulumi.<stack>.yaml`), validated once, before any resource exists. Every rule
@@ -77,7 +78,7 @@ export const COMPRESSION_LEVELS: Record<string, [number, number] | undefined> = 
 };
 
 export const compression = z.string().superRefine((value, ctx) => {
-  const [algorithm, level, ...rest] = value.split(":");
+  const { algorithm, level, rest } = parseCompressionSetting(value);
   const range = COMPRESSION_LEVELS[algorithm];
   const known = Object.keys(COMPRESSION_LEVELS).join(", ");
   if (!(algorithm in COMPRESSION_LEVELS) || rest.length > 0) {

@@ -1,3 +1,4 @@
+import { parseCompressionSetting } from "./mountOptions";
 import type { ExpectedMount, HostFacts } from "./remote/hostFacts";
 
 /** The host matches what the last `up` left (the same value the RemoteScript provider stores). */
@@ -8,7 +9,7 @@ export function subvolumeDrift(facts: HostFacts, subvolume: string, compression:
   const found = facts.medias.subvolumes?.[subvolume];
   if (found === undefined) return IN_SYNC; // filesystem not readable: preflight reports it
   if (found === null) return `subvolume ${subvolume} is missing on ${facts.medias.label}`;
-  const algorithm = compression.split(":")[0];
+  const { algorithm } = parseCompressionSetting(compression);
   if (found.compression !== algorithm) {
     return `compression property of ${subvolume} is ${found.compression ?? "unset"}, expected ${algorithm}`;
   }

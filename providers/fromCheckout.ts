@@ -7,6 +7,8 @@ export interface ProviderRuntime {
   create(inputs: any): Promise<{ id: string; outs: any }>;
   update(olds: any, news: any): Promise<{ outs: any }>;
   remove(props: any): Promise<void>;
+  /** `pulumi refresh`: the props as the host holds them now; without it a refresh keeps them as they are. */
+  read?(id: string, props: any): Promise<{ id: string; props: any }>;
 }
 
 /**
@@ -53,6 +55,10 @@ export function providerFromCheckout(runtime: string): pulumi.dynamic.ResourcePr
     },
     async delete(_id: string, props: any) {
       await load().remove(props);
+    },
+    async read(id: string, props: any) {
+      const module = load();
+      return module.read ? module.read(id, props) : { id, props };
     },
   };
 }

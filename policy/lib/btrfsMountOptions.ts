@@ -3,6 +3,8 @@
  * functions shared by the validation and the remediation of skylab-storage-enforce-btrfs-mount-options.
  */
 
+import { CompressionOption, parseCompressionOption } from "../../lib/mountOptions";
+
 export interface ZstdLevels {
   minimum: number;
   maximum: number;
@@ -28,20 +30,8 @@ const DEFEATING: Record<string, string> = {
   relatime: "turns access-time updates back on",
 };
 
-interface Compression {
-  option: string;
-  /** "compress" or "compress-force". */
-  name: string;
-  /** zlib when the option has no value, as in the kernel. */
-  algorithm: string;
-  level?: string;
-}
-
-function parseCompression(option: string): Compression | undefined {
-  const match = /^(compress|compress-force)(?:=([^:]*)(?::(.*))?)?$/.exec(option);
-  if (!match) return undefined;
-  return { option, name: match[1], algorithm: match[2] ?? "zlib", level: match[3] };
-}
+type Compression = CompressionOption;
+const parseCompression = parseCompressionOption;
 
 function levelProblem(compression: Compression, levels: ZstdLevels): boolean {
   if (compression.level === undefined) return false;

@@ -31,11 +31,31 @@ export function diffScripts(olds: Partial<RemoteScriptProps>, news: RemoteScript
   const written = lastWritten(olds);
   if (written !== digest(moduleText(news)) || olds.module?.value !== news.module?.value) reasons.push("module changed");
   reasons.push(...connectionChanges(olds.connection, news.connection, CONNECTION_FIELDS));
-  // A script that writes an observed file judges drift from what it is about to write (values may have
-  // been remediated by a policy after `check` filled in `drift` for display).
-  const drift = news.observedFile ? observedFileDrift(news, written) : news.drift && news.drift !== IN_SYNC ? news.drift : undefined;
+  const drift = convergedInputs(olds, news) ? recordedDrift(olds) : newDrift(news, written);
   if (drift) reasons.push(`drift: ${drift}`);
   return { changes: reasons.length > 0, reasons };
+}
+
+/**
+ * Whether `news` are the very inputs the last create/update converged (the same `inputsId`, which check
+ * stamps afresh on every operation's inputs). Only refresh diffs those: it asks the provider what an `up`
+ * of the unchanged program would do, passing the refreshed outputs as olds and the stored inputs as news.
+ * Their drift is the one that run repaired, not drift now.
+ */
+function convergedInputs(olds: Partial<RemoteScriptProps>, news: RemoteScriptProps): boolean {
+  return news.inputsId !== undefined && news.inputsId === olds.inputsId;
+}
+
+/** Drift in fresh inputs (a preview's or up's host look). */
+function newDrift(news: RemoteScriptProps, written: string | null): string | undefined {
+  // A script that writes an observed file judges drift from what it is about to write (values may have
+  // been remediated by a policy after `check` filled in `drift` for display).
+  return news.observedFile ? observedFileDrift(news, written) : news.drift && news.drift !== IN_SYNC ? news.drift : undefined;
+}
+
+/** Drift a refresh recorded in the outputs (read.ts), or none. */
+function recordedDrift(olds: Partial<RemoteScriptProps>): string | undefined {
+  return olds.drift && olds.drift !== IN_SYNC ? olds.drift : undefined;
 }
 
 /**

@@ -36,6 +36,11 @@ export interface RemoteScriptProps {
    * is about to write (after any policy remediation) keeps it from flip-flopping.
    */
   observedFile?: { sha256: string | null; path: string; text?: string };
+  /**
+   * A fresh id check stamps on each operation's inputs (runtime.ts), kept in the outputs by create and
+   * update: the diff tells the inputs a run converged (what a refresh diffs against) from fresh ones.
+   */
+  inputsId?: string;
   logOutput: boolean;
   stdout?: string;
   /** Output: sha256 of the module text the last create or update wrote. */

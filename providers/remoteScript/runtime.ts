@@ -5,13 +5,20 @@
 import { ScriptValue, scriptWithArgs } from "../../lib/remote/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE } from "../../lib/remote/ssh";
 import { sharedControlPath } from "../../lib/remote/sshMaster";
-import { digest, moduleText, scriptValues } from "./diff";
+import { randomBytes } from "crypto";
+import { checkInputs as checkedInputs, digest, moduleText, scriptValues } from "./diff";
 import { progressReporter } from "./progress";
 import { IN_SYNC, RemoteScriptProps } from "./props";
 
-export { checkInputs, diff } from "./diff";
+export { diff } from "./diff";
+export { read } from "./read";
 
 type Phase = "create" | "update" | "delete";
+
+/** The provider's check: diff.ts's, with this operation's inputs stamped with a fresh `inputsId`. */
+export function checkInputs(news: RemoteScriptProps, olds: Partial<RemoteScriptProps> = {}): RemoteScriptProps {
+  return { ...checkedInputs(news, olds), inputsId: randomBytes(8).toString("hex") };
+}
 
 const CONFIRM_TOKEN_LINE = /^confirm-token: ([0-9a-f]+)$/m;
 
@@ -58,7 +65,10 @@ async function runScript(
 function outputsOf(props: RemoteScriptProps, stdout: string): RemoteScriptProps {
   const kept = props.logOutput ? stdout.trim().split("\n").slice(-40).join("\n") : "";
   const text = moduleText(props);
-  return { ...props, drift: IN_SYNC, stdout: kept, ...(text === undefined ? {} : { moduleSha256: digest(text) }) };
+  // The file as this run left it, not as the look before the run found it: a refresh after a repair then
+  // reads what is recorded and records nothing new.
+  const observedFile = props.observedFile && text !== undefined ? { observedFile: { sha256: digest(text), path: props.observedFile.path } } : {};
+  return { ...props, ...observedFile, drift: IN_SYNC, stdout: kept, ...(text === undefined ? {} : { moduleSha256: digest(text) }) };
 }
 
 export async function create(props: RemoteScriptProps): Promise<{ id: string; outs: RemoteScriptProps }> {

@@ -14,6 +14,8 @@ import {
 
 type HostState = Awaited<ReturnType<typeof hostState>>;
 const outcomes: { fault: string; good: boolean }[] = [];
+/** Outcomes recorded when the current row started: a row that fails before its check counts as not good. */
+let recordedBefore = 0;
 /** sha256 of every file of Immich's data (owners and modes are the migration suite's business). */
 const DATA_SUMS = "cd /var/lib/immich && find . -type f ! -name '.immich-write-check-*' -print0 | sort -z | xargs -0 sha256sum";
 const timeouts = { nixos: { confirmTimeoutSeconds: 20, verifyTimeoutSeconds: 30 } };
@@ -54,6 +56,14 @@ async function converges(target: Target): Promise<void> {
   expectSuccess(await target.up());
   expectNoChanges(await target.up());
 }
+
+beforeEach(() => {
+  recordedBefore = outcomes.length;
+});
+
+afterEach(() => {
+  if (outcomes.length === recordedBefore) outcomes.push({ fault: `${expect.getState().currentTestName} (failed before its check)`, good: false });
+});
 
 afterAll(() => {
   const good = outcomes.filter((o) => o.good).length;
@@ -105,19 +115,21 @@ describe("faults of the migration, on a host not yet migrated", () => {
   test("MEDIAS fills up during the copy", async () => {
     const last = await state();
     const run = target.up();
-    await waitFor("the migration's copy", () => migrationCopyPids(target), (pids) => pids.length > 0, 3000, 40);
-    // /mnt/medias is MEDIAS' top level in the sandbox: take (nearly) all the space left.
-    inside(
-      "free=$(df -B1 --output=avail /mnt/medias | tail -n1 | tr -d ' ') && " +
-        "{ fallocate -l $((free * 99 / 100)) /mnt/medias/filler || fallocate -l $((free * 95 / 100)) /mnt/medias/filler; }",
-    );
     let failed;
     try {
-      failed = await run;
-    } finally {
-      // BTRFS frees deleted space at a transaction commit: wait (an event, bounded) until df shows it.
+      await waitFor("the migration's copy", () => migrationCopyPids(target), (pids) => pids.length > 0, 3000, 40);
+      // /mnt/medias is MEDIAS' top level in the sandbox: take the space left, half of what df shows at a
+      // time (BTRFS' estimate of free space can be larger than what one allocation gets), until < 4 MiB.
       inside(
-        "rm -f /mnt/medias/filler && need=$(du -sb /var/lib/immich | cut -f1) && for i in $(seq 100); do " +
+        "for i in $(seq 40); do free=$(df -B1 --output=avail /mnt/medias | tail -n1 | tr -d ' '); " +
+          "[ \"$free\" -gt 4194304 ] || break; fallocate -l $((free / 2)) /mnt/medias/filler-$i || true; done",
+      );
+    } finally {
+      // Whatever happened, the up ends before the next row, and the space comes back: BTRFS frees deleted
+      // space at a transaction commit, so wait (an event, bounded) until df shows it.
+      failed = await run;
+      inside(
+        "rm -f /mnt/medias/filler-* && need=$(du -sb /var/lib/immich | cut -f1) && for i in $(seq 100); do " +
           "btrfs filesystem sync /mnt/medias; [ \"$(df -B1 --output=avail /mnt/medias | tail -n1 | tr -d ' ')\" -gt $((need + need / 5)) ] && break; " +
           "sleep 0.1; done",
       );
