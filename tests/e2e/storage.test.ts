@@ -120,7 +120,7 @@ test("a destroy whose verification fails (the owner's configuration still declar
   try {
     failed = await target.pulumi(["destroy", "--yes"]);
   } finally {
-    await target.ssh("cd /etc/nixos && git revert --no-edit -q HEAD");
+    await target.ssh("cd /etc/nixos && git revert --no-edit HEAD >/dev/null");
   }
   expect(failed.code).not.toBe(0);
   expect(failed.output).toContain('verification failed: "check":"unmounted","target":"/media/immich","status":"fail"');
