@@ -78,6 +78,8 @@ test("an admin user with passwordless sudo (become: sudo) converges the same hos
   });
   const logBefore = readFileSync(readConnection(target.sandbox).sshdLog, "utf8").length;
   const up = await target.up();
+  // What sshd logged during the up (the test's own look at the host below logs in as root).
+  const log = readFileSync(readConnection(target.sandbox).sshdLog, "utf8").slice(logBefore);
   expectSuccess(up);
   expect(up.output).toMatch(/immich-vhost-module-file updated/);
   expect(await target.ssh("grep -c 'client_max_body_size 60000M' /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("1\n");
@@ -85,7 +87,6 @@ test("an admin user with passwordless sudo (become: sudo) converges the same hos
   expect(await target.ssh("stat -c %U /etc/nixos/modules/generated/skylab-immich/nginx.nix")).toBe("root\n");
   // ...and every connection of this up logged in as the admin user, not as root: the look, the module
   // write, the apply and the confirmation ran as its sessions.
-  const log = readFileSync(readConnection(target.sandbox).sshdLog, "utf8").slice(logBefore);
   expect((log.match(/Accepted publickey for skyadmin /g) ?? []).length).toBeGreaterThanOrEqual(1);
   expect(log).not.toMatch(/Accepted publickey for root /);
   expect((log.match(/Starting session: command for skyadmin /g) ?? []).length).toBeGreaterThanOrEqual(4);
