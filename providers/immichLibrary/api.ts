@@ -1,5 +1,6 @@
 // Talking to Immich (@immich/sdk) through the SSH tunnel: the API key travels only in the `x-api-key`
 // header inside it, never in a command line, an environment variable or a file.
+import { request } from "http";
 import { openTunnel } from "../../lib/remote/tunnel";
 import { ImmichLibraryProps, LibraryView, parseApiUrl } from "./plan";
 
@@ -30,14 +31,44 @@ function loadSdk(): Sdk {
   return require("@immich/sdk") as Sdk;
 }
 
+/**
+ * `fetch` over plain HTTP with one TCP connection per request, closed with its answer. Node's own fetch keeps
+ * connections open for seconds after the answer; through the tunnel each is a channel of the run's SSH
+ * master, which does not end while one is open (the program waits for it at its exit). Only `http://` (the
+ * tunnel's loopback end) is needed.
+ */
+export const fetchWithoutKeepAlive: typeof fetch = (input, init) => new Promise((resolve, reject) => {
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  const headers = new Headers(init?.headers);
+  const body = init?.body === undefined || init.body === null ? undefined : String(init.body);
+  if (body !== undefined) headers.set("content-length", String(Buffer.byteLength(body)));
+  const req = request(url, { method: init?.method ?? "GET", headers: Object.fromEntries(headers), agent: false }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("error", reject);
+    res.on("end", () => {
+      const answer = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) answer.append(name, v);
+      }
+      const status = res.statusCode ?? 0;
+      const noBody = status === 204 || status === 304;
+      resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: answer }));
+    });
+  });
+  req.on("error", reject);
+  init?.signal?.addEventListener("abort", () => req.destroy(new Error("aborted")));
+  req.end(body);
+});
+
 /** The SDK calls the provider uses, bound to one tunnel and key (per call: no global SDK state). */
 export class ImmichApi {
   private readonly sdk: Sdk;
-  private readonly opts: { baseUrl: string; headers: Record<string, string> };
+  private readonly opts: { baseUrl: string; headers: Record<string, string>; fetch: typeof fetch };
 
   constructor(baseUrl: string, apiKey: string, private readonly where: string) {
     this.sdk = loadSdk();
-    this.opts = { baseUrl, headers: { "x-api-key": apiKey } };
+    this.opts = { baseUrl, headers: { "x-api-key": apiKey }, fetch: this.sdk.jsonOnly(fetchWithoutKeepAlive) };
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -52,7 +83,7 @@ export class ImmichApi {
   }
 
   ping() {
-    return this.call("ping", () => this.sdk.pingServer({ baseUrl: this.opts.baseUrl }));
+    return this.call("ping", () => this.sdk.pingServer({ baseUrl: this.opts.baseUrl, fetch: this.opts.fetch }));
   }
   me() {
     return this.call("read the API key's user", () => this.sdk.getMyUser(this.opts));
