@@ -1,7 +1,7 @@
 // Composition root: read and validate the stack config, look at the host once, build the components,
 // export what `up` verified. Each component knows its own module file and verification checks;
 // everything that touches SKYLAB lives in components/.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./lib/pulumi";
 import { BindMount } from "./components/BindMount";
 import { BtrfsSubvolume } from "./components/BtrfsSubvolume";
 import { CloudflareTunnel } from "./components/CloudflareTunnel";

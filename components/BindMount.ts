@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { slug } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";

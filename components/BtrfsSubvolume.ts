@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { cloudflaredUnit } from "../lib/constants";
 import { NixAttrs } from "../lib/nix";
 import { engineInputs } from "./inputs";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { STATE_DIR } from "../lib/constants";
 import { engineInputs } from "./inputs";

@@ -1,5 +1,5 @@
 import { posix } from "path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { ImmichLibrary } from "../providers/immichLibrary/resource";
 import { ConnectionArgs } from "../providers/remoteScript/resource";
 import { engineInputs } from "./inputs";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { IMMICH_MACHINE_LEARNING_UNIT, IMMICH_SERVER_UNIT } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { GENERATED_MARKER } from "../lib/constants";
 import { createHash } from "crypto";
 import { NixAttrs, NixJsonAttrs, nixToJson, renderModuleJson } from "../lib/nix";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { nixExpr, renderModule } from "../lib/nix";
 import { rebuildEffects, RebuildMode } from "../lib/rebuildMode";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../lib/pulumi";
 import { sopsSecretPath, STATE_DIR } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";

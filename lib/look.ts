@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { REQUIRED_TOOLS } from "./constants";
 import { preflightProblems } from "./drift";
 import { HostFacts, LookRequest, lookAtHost } from "./remote/hostFacts";

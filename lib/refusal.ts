@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 
 /**
  * The Node SDK's exit code for "the program has already shown the user an actionable message": the

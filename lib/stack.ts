@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { ConfigError, parseStackConfig, StackConfig } from "./config";
 import { refuse } from "./refusal";
 import type { Become } from "./remote/ssh";

@@ -1,6 +1,8 @@
-import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import * as path from "path";
+import * as pulumi from "../lib/pulumi";
 
-/** What a runtime module under providers/ exports for `providerFromCheckout`. */
+/** What a runtime module under providers/ exports for the provider of providers/checkout-provider.js. */
 export interface ProviderRuntime {
   checkInputs?(news: any, olds: any): any;
   diff(olds: any, news: any): { changes: boolean } | Promise<{ changes: boolean }>;
@@ -11,54 +13,24 @@ export interface ProviderRuntime {
   read?(id: string, props: any): Promise<{ id: string; props: any }>;
 }
 
+const providerModule = readFileSync(path.join(__dirname, "checkout-provider.js"), "utf8");
+
 /**
- * The file under providers/ of a runtime name. States written before each provider had its folder hold the
- * old names; they are mapped so that those stacks keep working.
+ * The dynamic provider of `providers/<runtime>.ts` as the state holds it: the text of a module whose
+ * `handler()` returns the provider (the SDK's dynamic-provider plugin loads it so). It names the runtime
+ * and nothing else; its methods load the runtime from the checkout the engine starts the provider in.
  */
-export function runtimeFile(runtime: string): string {
-  const renamed: Record<string, string> = { remoteScriptRuntime: "remoteScript/runtime", immichLibraryRuntime: "immichLibrary/runtime" };
-  return `${renamed[runtime] ?? runtime}.ts`;
+export function providerText(runtime: string): string {
+  return `const runtime = ${JSON.stringify(runtime)};\n${providerModule}`;
 }
 
 /**
- * A dynamic provider whose methods load `providers/<runtime>.ts` from the program's checkout (found from
- * the working directory the engine starts providers in). The provider is serialized into the state:
- * this way it captures only the runtime's name, never a copy of its code or of anything it uses.
+ * A resource of the SDK's dynamic provider (`pulumi-nodejs:dynamic/skylab:<type>`) served by
+ * `providers/<runtime>.ts` from the checkout. What `pulumi.dynamic.Resource` does, with the provider given
+ * as its text instead of a closure the SDK serializes (which loads the SDK's whole closure serializer).
  */
-export function providerFromCheckout(runtime: string): pulumi.dynamic.ResourceProvider {
-  const load = (): ProviderRuntime => {
-    const path = require("path");
-    const fs = require("fs");
-    const file = runtimeFile(runtime);
-    for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-      const candidate = path.join(dir, "providers", file);
-      if (fs.existsSync(candidate)) return require(candidate);
-      if (path.dirname(dir) === dir) {
-        throw new Error(`providers/${file} not found above ${process.cwd()}: run pulumi from the skylab-immich checkout`);
-      }
-    }
-  };
-  return {
-    async check(olds: any, news: any) {
-      const module = load();
-      return { inputs: module.checkInputs ? module.checkInputs(news, olds) : news };
-    },
-    async diff(_id: string, olds: any, news: any) {
-      const result = await load().diff(olds, news);
-      return { changes: result.changes, replaces: [], deleteBeforeReplace: false };
-    },
-    async create(inputs: any) {
-      return load().create(inputs);
-    },
-    async update(_id: string, olds: any, news: any) {
-      return load().update(olds, news);
-    },
-    async delete(_id: string, props: any) {
-      await load().remove(props);
-    },
-    async read(id: string, props: any) {
-      const module = load();
-      return module.read ? module.read(id, props) : { id, props };
-    },
-  };
+export abstract class CheckoutResource extends pulumi.CustomResource {
+  constructor(runtime: string, type: string, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+    super(`pulumi-nodejs:dynamic/skylab:${type}`, name, { ...props, __provider: providerText(runtime) }, opts);
+  }
 }

@@ -1,5 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
-import { providerFromCheckout } from "../fromCheckout";
+import * as pulumi from "../../lib/pulumi";
+import { CheckoutResource } from "../fromCheckout";
 import { ConnectionArgs } from "../remoteScript/resource";
 
 export interface ImmichLibraryArgs {
@@ -22,14 +22,13 @@ export interface ImmichLibraryArgs {
   rescanToken?: pulumi.Input<string>;
 }
 
-const immichLibraryProvider = providerFromCheckout("immichLibrary/runtime");
 
 /**
  * An Immich External Library, managed through Immich's API (@immich/sdk) over an SSH local port forward:
  * created or adopted by name, updated only where it differs, validated by Immich before saving, scanned after
  * a change, optionally timed; deleted on destroy only when asked.
  */
-export class ImmichLibrary extends pulumi.dynamic.Resource {
+export class ImmichLibrary extends CheckoutResource {
   declare public readonly libraryId: pulumi.Output<string>;
   declare public readonly resolvedOwnerId: pulumi.Output<string>;
   declare public readonly lastChanges: pulumi.Output<string[]>;
@@ -37,13 +36,12 @@ export class ImmichLibrary extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ImmichLibraryArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      immichLibraryProvider,
+      "immichLibrary/runtime",
+      "ImmichLibrary",
       name,
       { ...args, libraryId: undefined, resolvedOwnerId: undefined, lastChanges: undefined, indexing: undefined },
       // The key and the connection (it holds the SSH key) stay encrypted in the state whatever the engine infers.
       { ...opts, additionalSecretOutputs: ["apiKey", "connection"] },
-      "skylab",
-      "ImmichLibrary",
     );
   }
 }

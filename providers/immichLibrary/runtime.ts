@@ -1,5 +1,5 @@
 // The half of the ImmichLibrary dynamic provider that runs inside the engine's provider process. The
-// serialized provider in the state only `require`s this module from the checkout (providers/fromCheckout.ts).
+// serialized provider in the state only `require`s this module from the checkout (providers/checkout-provider.js).
 //
 // Transport: Immich listens on loopback on SKYLAB, and SSH is the only way in: every operation opens one
 // local port forward (lib/remote/tunnel.ts) and talks to Immich through it with @immich/sdk (api.ts).

@@ -1,6 +1,6 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../../lib/pulumi";
 import type { Become } from "../../lib/remote/ssh";
-import { providerFromCheckout } from "../fromCheckout";
+import { CheckoutResource } from "../fromCheckout";
 import type { ScriptModule } from "./props";
 
 export type { ScriptModule };
@@ -56,14 +56,13 @@ export interface RemoteScriptArgs {
   logOutput?: boolean;
 }
 
-const remoteScriptProvider = providerFromCheckout("remoteScript/runtime");
 
 /**
  * A script run on a host over SSH with a pinned host key: created, updated when its inputs change or
  * drift is found, and undone by its delete script. Our replacement for @pulumi/command's remote.Command
  * (whose provider plugin cannot be built here), with a diff that knows about drift.
  */
-export class RemoteScript extends pulumi.dynamic.Resource {
+export class RemoteScript extends CheckoutResource {
   declare public readonly stdout: pulumi.Output<string>;
   declare public readonly drift: pulumi.Output<string>;
   /** The module as the provider wrote it: the args' module after any policy remediation. */
@@ -71,7 +70,8 @@ export class RemoteScript extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RemoteScriptArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      remoteScriptProvider,
+      "remoteScript/runtime",
+      "RemoteScript",
       name,
       {
         ...args,
@@ -82,8 +82,6 @@ export class RemoteScript extends pulumi.dynamic.Resource {
         stdout: undefined,
       },
       { ...opts, additionalSecretOutputs: ["stdin"] },
-      "skylab",
-      "RemoteScript",
     );
   }
 }

@@ -1,6 +1,6 @@
 // The half of the RemoteScript dynamic provider that runs inside the engine's provider process
 // (`pulumi-resource-pulumi-nodejs`). The serialized provider in the state only `require`s this module
-// from the program directory (providers/fromCheckout.ts), so the state never carries a copy of this code
+// from the program directory (providers/checkout-provider.js), so the state never carries a copy of this code
 // or of anything it captured. It creates, updates and deletes; what to decide is in diff.ts.
 import { ScriptValue, scriptWithArgs } from "../../lib/remote/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE } from "../../lib/remote/ssh";

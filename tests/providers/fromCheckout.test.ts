@@ -1,8 +1,15 @@
 import { existsSync } from "fs";
 import * as path from "path";
-import { providerFromCheckout, runtimeFile } from "../../providers/fromCheckout";
+import { providerText } from "../../providers/fromCheckout";
 
 const providersDir = path.resolve(__dirname, "../../providers");
+// The SDK's dynamic-provider plugin loads a resource's `__provider` text with require-from-string.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireFromString: (code: string) => any = require("require-from-string");
+const providerOf = (runtime: string) => requireFromString(providerText(runtime)).handler();
+const { runtimeFile } = require(path.join(providersDir, "checkout-provider.js"));
+// The provider's own `require` is Node's (not jest's): .ts through the compile cache, as in the plugin's process.
+beforeAll(() => require("../../toolchain/compile-cache").register());
 
 describe("runtimeFile: the runtime names states hold, old and new", () => {
   test.each<[string, string]>([
@@ -32,7 +39,18 @@ describe("providers serialized before the runtimes had their folders", () => {
   });
 });
 
-describe("providerFromCheckout loads the runtime of an old name from the checkout", () => {
+describe("the provider text, loaded as the dynamic-provider plugin loads it", () => {
+  test("names the runtime and holds no code of it", () => {
+    const text = providerText("remoteScript/runtime");
+    expect(text.split("\n")[0]).toBe('const runtime = "remoteScript/runtime";');
+    expect(text).not.toContain("diffScripts");
+    expect(providerText("immichLibrary/runtime").split("\n").slice(1)).toEqual(text.split("\n").slice(1));
+  });
+
+  test("a name with quotes stays one string", () => {
+    expect(providerText('a"b\\c').split("\n")[0]).toBe('const runtime = "a\\"b\\\\c";');
+  });
+
   test.each(["remoteScriptRuntime", "remoteScript/runtime"])("%s: check fills in drift from an observed file", async (name) => {
     const cwd = process.cwd();
     process.chdir(path.join(providersDir, "remoteScript"));
@@ -42,7 +60,7 @@ describe("providerFromCheckout loads the runtime of an old name from the checkou
         description: "d", create: "true", values: {}, logOutput: true,
         observedFile: { sha256: null, path: "/etc/nixos/skylab/x.nix" },
       };
-      const { inputs } = await providerFromCheckout(name).check!({ ...news }, news);
+      const { inputs } = await providerOf(name).check({ ...news }, news);
       // Only RemoteScript's checkInputs knows this: the module was loaded and called.
       expect(inputs.drift).toBe("/etc/nixos/skylab/x.nix was deleted on the host");
     } finally {
@@ -50,7 +68,23 @@ describe("providerFromCheckout loads the runtime of an old name from the checkou
     }
   });
 
+  test("diff passes the runtime's verdict and never asks for a replacement", async () => {
+    const cwd = process.cwd();
+    process.chdir(providersDir);
+    try {
+      const provider = providerOf("immichLibrary/runtime");
+      expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
+      const props = { name: "Pictures", importPaths: ["/media/immich"], exclusionPatterns: [], apiUrl: "http://127.0.0.1:2283", ownerId: "u" };
+      const same = await provider.diff("id", { ...props, libraryId: "l" }, props);
+      expect(same).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+      const renamed = await provider.diff("id", { ...props, libraryId: "l" }, { ...props, name: "Photos" });
+      expect(renamed).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   test("an unknown name says where it looked", async () => {
-    await expect(providerFromCheckout("noSuchRuntime").diff!("id", {}, {})).rejects.toThrow("providers/noSuchRuntime.ts not found above");
+    await expect(providerOf("noSuchRuntime").diff("id", {}, {})).rejects.toThrow("providers/noSuchRuntime.ts not found above");
   });
 });
