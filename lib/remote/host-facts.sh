@@ -76,24 +76,17 @@ while IFS= read -r file; do
   [ -n "$file" ] || continue
   [ $first -eq 1 ] || printf ','
   first=0
-  if [ -f "$REPO/$file" ]; then
-    printf '%s:"%s"' "$(json_string "$file")" "$(sha256sum <"$REPO/$file" | cut -d' ' -f1)"
-  else
-    printf '%s:null' "$(json_string "$file")"
-  fi
+  printf '%s:%s' "$(json_string "$file")" "$(file_sha256_json "$REPO/$file")"
 done <<<"$FILES"
 # The text of each owned file that is small (generated modules are): a preview shows the lines `up` puts back.
 printf '},"fileTexts":{'
 first=1
 while IFS= read -r file; do
-  [ -n "$file" ] && [ -f "$REPO/$file" ] || continue
-  [ "$(stat -c %s "$REPO/$file")" -le 16384 ] || continue
-  # Other control characters than tab and line ends have no JSON escape here: such a file shows no lines.
-  if tr -d '\n\t\r' <"$REPO/$file" | grep -q '[[:cntrl:]]'; then continue; fi
+  [ -n "$file" ] || continue
+  text=$(owned_file_text_json "$REPO/$file") || continue
   [ $first -eq 1 ] || printf ','
   first=0
-  text=$(cat "$REPO/$file"; printf x)
-  printf '%s:%s' "$(json_string "$file")" "$(json_string "${text%x}")"
+  printf '%s:%s' "$(json_string "$file")" "$text"
 done <<<"$FILES"
 printf '},"sopsKeys":{'
 first=1

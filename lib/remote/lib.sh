@@ -69,6 +69,18 @@ json_lines() {
   printf ']'
 }
 
+# An owned file's sha256 as a JSON string, or null when it is absent.
+file_sha256_json() { if [ -f "$1" ]; then printf '"%s"' "$(sha256sum <"$1" | cut -d' ' -f1)"; else printf 'null'; fi; }
+# An owned file's text as a JSON string when it is small (generated modules are) and holds no control
+# character but tab and line ends (others have no JSON escape here); fails, printing nothing, otherwise.
+owned_file_text_json() {
+  [ -f "$1" ] && [ "$(stat -c %s "$1")" -le 16384 ] || return 1
+  if tr -d '\n\t\r' <"$1" | grep -q '[[:cntrl:]]'; then return 1; fi
+  local text
+  text=$(cat "$1"; printf x)
+  json_string "${text%x}"
+}
+
 # The one rule for "does the live mount at $1 match its declared options $2" (comma-separated, as
 # declared), used by the host look (drift, previews) and by the apply (repair, verification). Prints
 # pass|<what is mounted> or fail|<why, in a sentence>. BTRFS shows compress with its level

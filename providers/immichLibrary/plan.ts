@@ -79,6 +79,21 @@ export function libraryDifferences(library: LibraryView, desired: Pick<ImmichLib
   return out;
 }
 
+/**
+ * The outputs with the library as Immich holds it (refresh): its name, import paths and exclusion patterns,
+ * each kept as stored when Immich holds the same (a list in another order is the same set). Nothing else
+ * changes; the key and the connection stay as stored.
+ */
+export function recordLibrary(outputs: ImmichLibraryOutputs, library: LibraryView): ImmichLibraryOutputs {
+  const changed = new Set(libraryDifferences(library, outputs));
+  return {
+    ...outputs,
+    name: changed.has("name") ? library.name : outputs.name,
+    importPaths: changed.has("importPaths") ? [...library.importPaths] : outputs.importPaths,
+    exclusionPatterns: changed.has("exclusionPatterns") ? [...library.exclusionPatterns] : outputs.exclusionPatterns,
+  };
+}
+
 /** Why the stored state differs from the new inputs (nothing here calls Immich). */
 export function inputChanges(olds: Partial<ImmichLibraryOutputs>, news: ImmichLibraryProps): string[] {
   const reasons: string[] = [];

@@ -6,7 +6,7 @@
 import { engineLog } from "../shared/engineLog";
 import { withImmich } from "./api";
 import { converge } from "./converge";
-import { ImmichLibraryOutputs, ImmichLibraryProps } from "./plan";
+import { ImmichLibraryOutputs, ImmichLibraryProps, recordLibrary } from "./plan";
 
 export { diff } from "./diff";
 
@@ -28,5 +28,17 @@ export async function remove(props: ImmichLibraryOutputs): Promise<void> {
   await withImmich(props, async (api) => {
     const all = await api.libraries();
     if (all.some((l) => l.id === props.libraryId)) await api.remove(props.libraryId);
+  });
+}
+
+/**
+ * `pulumi refresh`: the library as Immich holds it now (one read-only look, GET only). A library deleted in
+ * Immich reads as gone (an empty id): the refresh drops it from the state and the next up creates it again.
+ */
+export async function read(id: string, props: ImmichLibraryOutputs): Promise<{ id: string; props: ImmichLibraryOutputs }> {
+  if (!props.libraryId) return { id, props };
+  return withImmich(props, async (api) => {
+    const library = (await api.libraries()).find((l) => l.id === props.libraryId);
+    return library ? { id, props: recordLibrary(props, library) } : { id: "", props };
   });
 }

@@ -3,7 +3,8 @@
  * (sandbox/immich-standin: not Immich; it enforces Immich's published contract). Proves: the first up creates
  * and scans; a second up makes no API call that changes anything; a changed exclusion pattern updates; an
  * invalid import path fails with Immich's message; the timing outputs are plausible; destroy keeps the library
- * unless asked, and a kept one is adopted, not duplicated; the API key leaks nowhere (poison test).
+ * unless asked, and a kept one is adopted, not duplicated; `pulumi refresh` records a hand change that the
+ * next up repairs; the API key leaks nowhere (poison test).
  */
 import { execFileSync, spawn } from "child_process";
 import { readConnection } from "../../sandbox";
@@ -123,6 +124,49 @@ test("a hand change in Immich shows in preview and is repaired by up", async () 
   const { result, requests } = await during(() => record(target.up()));
   expectSuccess(result);
   expect(calls(requests)).toStrictEqual(["updateLibrary 200", "scanLibrary 204"]);
+  expectNoChanges(await record(target.up()));
+});
+
+test("refresh records a library renamed in Immich; the next preview shows the repair, up makes it, a refresh after records nothing", async () => {
+  const id = (await stackOutput("immichLibraryId")) as string;
+  const libraryOutputs = async () => {
+    const exported = await target.pulumi(["stack", "export"]);
+    expectSuccess(exported);
+    const found = (JSON.parse(exported.stdout).deployment.resources as Array<{ type: string; outputs?: Record<string, any> }>)
+      .filter((r) => r.type === "pulumi-nodejs:dynamic/skylab:ImmichLibrary");
+    expect(found).toHaveLength(1);
+    return found[0].outputs!;
+  };
+  const stored = await libraryOutputs();
+  expect(stored.name).toBe("Digicam");
+  const conn = readConnection(target.sandbox);
+  const script = `fetch("http://127.0.0.1:2283/api/libraries/${id}", { method: "PUT", headers: { "x-api-key": process.env.K, "content-type": "application/json" }, ` +
+    `body: JSON.stringify({ name: "Renamed by hand" }) }).then((r) => process.exit(r.ok ? 0 : 1))`;
+  execFileSync("nsenter", ["--target", String(conn.pid), "--net", "--", "node", "-e", script], { env: { ...process.env, K: POISON } });
+
+  const refresh = await during(() => record(target.pulumi(["refresh", "--yes"])));
+  expectSuccess(refresh.result);
+  expect(refresh.result.output).toMatch(/~\s+pulumi-nodejs:dynamic\/skylab:ImmichLibrary\s+\S+\s+updated/);
+  // The read only looks (GET): nothing in Immich changed.
+  expect(mutatingRequests(refresh.requests)).toStrictEqual([]);
+  const recorded = await libraryOutputs();
+  expect(recorded.name).toBe("Renamed by hand");
+  // Everything else as it was; the key and the connection still encrypted in the state.
+  expect({ ...recorded, name: stored.name }).toStrictEqual(stored);
+  expect(recorded.apiKey).toHaveProperty("ciphertext");
+
+  const preview = await record(target.preview("--diff"));
+  expect(preview.code).toBe(0);
+  expect(preview.output).toContain("~ pulumi-nodejs:dynamic/skylab:ImmichLibrary: (update)");
+  expect(preview.output).toContain("~ 1 to update");
+  const { result, requests } = await during(() => record(target.up()));
+  expectSuccess(result);
+  expect(calls(requests)).toStrictEqual(["updateLibrary 200", "scanLibrary 204"]);
+  expect((await libraryOutputs()).name).toBe("Digicam");
+  const again = await during(() => record(target.pulumi(["refresh", "--yes"])));
+  expectSuccess(again.result);
+  expect(again.result.output).not.toMatch(/ImmichLibrary\s+\S+\s+updated/);
+  expect(again.result.output).toMatch(/Resources:\s*\n\s*\d+ unchanged/);
   expectNoChanges(await record(target.up()));
 });
 

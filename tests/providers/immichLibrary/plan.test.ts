@@ -2,7 +2,7 @@
 // text of Immich's error answers (providers/immichLibrary/api.ts).
 import { immichMessage } from "../../../providers/immichLibrary/api";
 import {
-  ImmichLibraryOutputs, ImmichLibraryProps, inputChanges, invalidPathsMessage, libraryDifferences, parseApiUrl,
+  ImmichLibraryOutputs, ImmichLibraryProps, inputChanges, invalidPathsMessage, libraryDifferences, parseApiUrl, recordLibrary,
 } from "../../../providers/immichLibrary/plan";
 import { CONNECTION_PLAIN } from "../../components/mocks";
 
@@ -37,6 +37,19 @@ describe("libraryDifferences", () => {
     ["path added by hand", { importPaths: ["/media/immich", "/srv"] }, ["importPaths"]],
   ])("%s", (_name, change, expected) => {
     expect(libraryDifferences({ ...library, ...change }, PROPS)).toStrictEqual(expected);
+  });
+});
+
+describe("recordLibrary (refresh records Immich's library in the outputs)", () => {
+  const library = { id: "id", ownerId: "o", name: "Digicam", importPaths: ["/media/immich"], exclusionPatterns: ["**/.*", "**/@eaDir/**"], refreshedAt: null };
+  test("the same library, patterns in another order: the outputs exactly as stored", () => {
+    expect(recordLibrary(STORED, library)).toStrictEqual(STORED);
+  });
+  test("a hand change is recorded field by field, the rest (key, connection) as stored", () => {
+    const recorded = recordLibrary(STORED, { ...library, name: "Photos", exclusionPatterns: ["**/.*"] });
+    expect(recorded).toStrictEqual({ ...STORED, name: "Photos", exclusionPatterns: ["**/.*"] });
+    // The next diff against the program's inputs names the repair up makes.
+    expect(inputChanges(recorded, PROPS)).toStrictEqual(["name changed", "exclusionPatterns changed"]);
   });
 });
 
