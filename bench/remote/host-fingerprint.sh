@@ -13,6 +13,9 @@ echo "current-system $(readlink -f /run/current-system 2>/dev/null || echo none)
 echo "profile $(readlink -f /nix/var/nix/profiles/system 2>/dev/null || echo none)"
 echo "nixos-rebuild invocations $(wc -l </var/log/nixos-rebuild-standin.log 2>/dev/null || echo 0)"
 findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS | sort
+# Writes made before this point (Immich's own, after the converge) are committed first: a subvolume's
+# generation moves at its transaction's commit, which could otherwise fall between the two fingerprints.
+btrfs filesystem sync /mnt/medias 2>/dev/null || true
 btrfs subvolume list /mnt/medias 2>/dev/null | sort || true
 for subvolume in /mnt/medias/@*; do [ -d "$subvolume" ] && echo "$subvolume $(btrfs property get "$subvolume" compression 2>/dev/null)"; done
 [ -d "$STATE_DIR" ] && find "$STATE_DIR" -printf '%p %s %T@\n' | sort
