@@ -67,8 +67,10 @@ export class ImmichApi {
   private readonly opts: { baseUrl: string; headers: Record<string, string>; fetch: typeof fetch };
 
   constructor(baseUrl: string, apiKey: string, private readonly where: string) {
-    this.sdk = loadSdk();
-    this.opts = { baseUrl, headers: { "x-api-key": apiKey }, fetch: this.sdk.jsonOnly(fetchWithoutKeepAlive) };
+    const sdk = loadSdk();
+    this.sdk = sdk;
+    // jsonOnly: the SDK's own check of an answer's content type, as its default fetch makes it (no request).
+    this.opts = { baseUrl, headers: { "x-api-key": apiKey }, fetch: sdk.jsonOnly(fetchWithoutKeepAlive) };
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
