@@ -48,6 +48,25 @@ async function stackOutput(name: string): Promise<unknown> {
   return JSON.parse(result.stdout);
 }
 
+/** A hand change of library `id`, done the way a user would: through the API, from inside SKYLAB. */
+function changeInImmich(id: string, body: Record<string, unknown>): void {
+  const conn = readConnection(target.sandbox);
+  const script = `fetch("http://127.0.0.1:2283/api/libraries/${id}", { method: "PUT", headers: { "x-api-key": process.env.K, "content-type": "application/json" }, ` +
+    `body: process.env.BODY }).then((r) => process.exit(r.ok ? 0 : 1))`;
+  execFileSync("nsenter", ["--target", String(conn.pid), "--net", "--", "node", "-e", script], { env: { ...process.env, K: POISON, BODY: JSON.stringify(body) } });
+}
+
+/** The next preview shows the library's update, and up makes it through the API (an update, then a scan). */
+async function expectRepairedByUp(): Promise<void> {
+  const preview = await record(target.preview("--diff"));
+  expect(preview.code).toBe(0);
+  expect(preview.output).toContain("~ pulumi-nodejs:dynamic/skylab:ImmichLibrary: (update)");
+  expect(preview.output).toContain("~ 1 to update");
+  const { result, requests } = await during(() => record(target.up()));
+  expectSuccess(result);
+  expect(calls(requests)).toStrictEqual(["updateLibrary 200", "scanLibrary 204"]);
+}
+
 beforeAll(async () => {
   await target.create({ config: { library: { enabled: true, scanTimeoutSeconds: 120 } } });
   await setApiKey();
@@ -112,18 +131,8 @@ test("an invalid import path fails the update with Immich's own message, and not
 
 test("a hand change in Immich shows in preview and is repaired by up", async () => {
   const id = (await stackOutput("immichLibraryId")) as string;
-  // Done the way a user would, through the API, from inside SKYLAB.
-  const conn = readConnection(target.sandbox);
-  const script = `fetch("http://127.0.0.1:2283/api/libraries/${id}", { method: "PUT", headers: { "x-api-key": process.env.K, "content-type": "application/json" }, ` +
-    `body: JSON.stringify({ exclusionPatterns: ["**/*.png"] }) }).then((r) => process.exit(r.ok ? 0 : 1))`;
-  execFileSync("nsenter", ["--target", String(conn.pid), "--net", "--", "node", "-e", script], { env: { ...process.env, K: POISON } });
-  const preview = await record(target.preview("--diff"));
-  expect(preview.code).toBe(0);
-  expect(preview.output).toContain("~ pulumi-nodejs:dynamic/skylab:ImmichLibrary: (update)");
-  expect(preview.output).toContain("~ 1 to update");
-  const { result, requests } = await during(() => record(target.up()));
-  expectSuccess(result);
-  expect(calls(requests)).toStrictEqual(["updateLibrary 200", "scanLibrary 204"]);
+  changeInImmich(id, { exclusionPatterns: ["**/*.png"] });
+  await expectRepairedByUp();
   expectNoChanges(await record(target.up()));
 });
 
@@ -139,10 +148,7 @@ test("refresh records a library renamed in Immich; the next preview shows the re
   };
   const stored = await libraryOutputs();
   expect(stored.name).toBe("Digicam");
-  const conn = readConnection(target.sandbox);
-  const script = `fetch("http://127.0.0.1:2283/api/libraries/${id}", { method: "PUT", headers: { "x-api-key": process.env.K, "content-type": "application/json" }, ` +
-    `body: JSON.stringify({ name: "Renamed by hand" }) }).then((r) => process.exit(r.ok ? 0 : 1))`;
-  execFileSync("nsenter", ["--target", String(conn.pid), "--net", "--", "node", "-e", script], { env: { ...process.env, K: POISON } });
+  changeInImmich(id, { name: "Renamed by hand" });
 
   const refresh = await during(() => record(target.pulumi(["refresh", "--yes"])));
   expectSuccess(refresh.result);
@@ -157,16 +163,11 @@ test("refresh records a library renamed in Immich; the next preview shows the re
   expect({ ...rest, name: stored.name }).toStrictEqual(storedRest);
   for (const secret of [apiKey, connection, storedKey, storedConnection]) expect(Object.keys(secret).sort()).toStrictEqual(["4dabf18193072939515e22adb298388d", "ciphertext"]);
 
-  const preview = await record(target.preview("--diff"));
-  expect(preview.code).toBe(0);
-  expect(preview.output).toContain("~ pulumi-nodejs:dynamic/skylab:ImmichLibrary: (update)");
-  expect(preview.output).toContain("~ 1 to update");
-  const { result, requests } = await during(() => record(target.up()));
-  expectSuccess(result);
-  expect(calls(requests)).toStrictEqual(["updateLibrary 200", "scanLibrary 204"]);
+  await expectRepairedByUp();
   expect((await libraryOutputs()).name).toBe("Digicam");
   const again = await during(() => record(target.pulumi(["refresh", "--yes"])));
   expectSuccess(again.result);
+  expect(mutatingRequests(again.requests)).toStrictEqual([]);
   expect(again.result.output).not.toMatch(/ImmichLibrary\s+\S+\s+updated/);
   expect(again.result.output).toMatch(/Resources:\s*\n\s*\d+ unchanged/);
   expectNoChanges(await record(target.up()));
