@@ -8,7 +8,7 @@ import { CloudflareTunnel } from "./components/CloudflareTunnel";
 import { DataMigration } from "./components/DataMigration";
 import { FileSystemMount } from "./components/FileSystemMount";
 import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
-import { ImmichModule, immichUnits } from "./components/ImmichModule";
+import { IMMICH_DB_PASSWORD_UNIT, ImmichModule, immichUnits } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
@@ -85,14 +85,15 @@ export = async () => {
   const envTemplate = { name: "immich.env", variable: "DB_PASSWORD" };
   const dbSecret = new SopsSecret("immich-db-password", {
     connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
-    ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group, restartUnits: [IMMICH_SERVER_UNIT],
+    ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group,
+    restartUnits: immich.databaseMode === "tcp" ? [IMMICH_DB_PASSWORD_UNIT, IMMICH_SERVER_UNIT] : [IMMICH_SERVER_UNIT],
     envTemplate, modulePath: files.secrets, ...found("secrets"),
     valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
   }, afterCopy);
   const immichService = new ImmichModule("immich", {
     connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
     mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
-    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, publicProxy: immich.publicProxy, ...found("immich"),
+    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, dbPasswordSecret: secrets.dbPasswordKey, publicProxy: immich.publicProxy, ...found("immich"),
   }, afterCopy);
   const vhost = new NginxVhost("immich-vhost", {
     connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,

@@ -1,3 +1,5 @@
+import { readFileSync } from "fs";
+import { join } from "path";
 import * as pulumi from "../lib/pulumi";
 import { IMMICH_MACHINE_LEARNING_UNIT, IMMICH_SERVER_UNIT } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
@@ -18,6 +20,8 @@ export interface ImmichModuleArgs extends GeneratedModuleArgs {
   databaseMode: "socket" | "tcp";
   /** Name of the sops-nix template holding `DB_PASSWORD=...` (see SopsSecret); omitted: no secretsFile. */
   secretsTemplate?: string;
+  /** The sops-nix secret holding the password alone (tcp mode: PostgreSQL's side is set from it). */
+  dbPasswordSecret?: string;
   publicProxy: { enabled: boolean; port: number };
 }
 
@@ -39,8 +43,9 @@ export class ImmichModule extends pulumi.ComponentResource {
     this.module = generatedModule(this, name, args, "ImmichModule", immichModule(args));
     this.dataUnits = immichUnits(args.machineLearning);
     const address = args.host.includes(":") ? `[${args.host}]` : args.host;
+    const databaseUnits = args.databaseMode === "tcp" ? [POSTGRESQL_UNIT, IMMICH_DB_PASSWORD_UNIT] : [POSTGRESQL_UNIT];
     this.checks = [
-      ...this.dataUnits.map((unit): VerificationCheck => ({ kind: "unit", unit })),
+      ...[...databaseUnits, ...this.dataUnits].map((unit): VerificationCheck => ({ kind: "unit", unit })),
       { kind: "http", url: `http://${address}:${args.port}/api/server/ping`, expect: "pong" },
     ];
     this.registerOutputs({ module: this.module.path, checks: this.checks });
@@ -58,7 +63,11 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
     "machine-learning": { enable: args.machineLearning },
   };
   if (args.secretsTemplate) immich.secretsFile = nixExpr(`config.sops.templates.${JSON.stringify(args.secretsTemplate)}.path`);
-  if (args.databaseMode === "tcp") immich.database = { host: "127.0.0.1" };
+  if (args.databaseMode === "tcp") immich.database = { host: "127.0.0.1", user: IMMICH_DB_ROLE };
+  // Immich must not start on the empty mount point before the subvolume is mounted.
+  const serverUnit: NixAttrs = { unitConfig: { RequiresMountsFor: args.mediaLocation } };
+  const units: NixAttrs = { "immich-server": serverUnit };
+  if (args.databaseMode === "tcp") units[unitName(IMMICH_DB_PASSWORD_UNIT)] = dbPasswordUnit(args);
   const body: NixAttrs = {
     services: { immich },
     // The module creates its user only when left at "immich"; declaring it here covers both cases
@@ -67,10 +76,7 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
       users: { [args.user]: { isSystemUser: true, group: args.group } },
       groups: { [args.group]: {} },
     },
-    // Immich must not start on the empty mount point before the subvolume is mounted.
-    systemd: {
-      services: { "immich-server": { unitConfig: { RequiresMountsFor: args.mediaLocation } } },
-    },
+    systemd: { services: units },
   };
   if (args.publicProxy.enabled) {
     (body.services as NixAttrs)["immich-public-proxy"] = {
@@ -80,6 +86,44 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
     };
   }
   return body;
+}
+
+/** The PostgreSQL server nixpkgs' immich module runs (services.immich.database.enable, default true). */
+export const POSTGRESQL_UNIT = "postgresql.service";
+/** PostgreSQL's role for Immich (nixpkgs' `services.immich.database.user` default, set explicitly in tcp mode). */
+export const IMMICH_DB_ROLE = "immich";
+/** tcp mode: the oneshot that gives the role its password from the sops secret before Immich starts. */
+export const IMMICH_DB_PASSWORD_UNIT = "immich-db-password.service";
+const DB_PASSWORD_SCRIPT = readFileSync(join(__dirname, "units", "immich-db-password.sh"), "utf8");
+
+function unitName(unit: string): string {
+  return unit.replace(/\.service$/, "");
+}
+
+/**
+ * immich-db-password.service: ordered after PostgreSQL (and nixpkgs' postgresql-setup, which creates the
+ * role, where it exists) and before Immich, which requires it. systemd reads the secret as root and hands it
+ * over as a credential, so the unit runs as postgres without access to /run/secrets.
+ */
+function dbPasswordUnit(args: Pick<ImmichModuleArgs, "dbPasswordSecret">): NixAttrs {
+  if (!args.dbPasswordSecret) throw new Error("ImmichModule: databaseMode \"tcp\" needs dbPasswordSecret (the sops secret of the password)");
+  return {
+    description: "Immich: the PostgreSQL password of role immich, from the sops secret",
+    after: ["postgresql.service", "postgresql-setup.service"],
+    wants: ["postgresql-setup.service"],
+    requires: ["postgresql.service"],
+    before: [IMMICH_SERVER_UNIT],
+    requiredBy: [IMMICH_SERVER_UNIT],
+    path: [nixExpr("config.services.postgresql.package")],
+    serviceConfig: {
+      Type: "oneshot",
+      RemainAfterExit: true,
+      User: "postgres",
+      Group: "postgres",
+      LoadCredential: nixExpr(`"db_password:\${config.sops.secrets.${JSON.stringify(args.dbPasswordSecret)}.path}"`),
+    },
+    script: DB_PASSWORD_SCRIPT,
+  };
 }
 
 /** Immich's units: the server, and the machine-learning service when it is enabled. */

@@ -10,6 +10,7 @@
 "use strict";
 
 const http = require("http");
+const { connectDatabase } = require("./database");
 const fs = require("fs");
 const path = require("path");
 const crypto = require("crypto");
@@ -682,16 +683,22 @@ if (require.main === module) {
       process.exit(1);
     }
     const delay = options.startDelay !== undefined ? Number(options.startDelay) : startDelaySeconds(options.startDelayFile);
-    process.stdout.write(`immich stand-in starting: answering on ${options.host}:${options.port} in ${delay}s\n`);
-    if (delay !== Infinity) {
-      setTimeout(() => {
-        new Server(options).listen().then(() => {
-          process.stdout.write(`immich stand-in listening on ${options.host}:${options.port}\n`);
-        });
-      }, delay * 1000);
-    } else {
-      setInterval(() => {}, 1 << 30);
-    }
+    // As Immich: no database login, no server (systemd restarts the unit, as it does Immich's).
+    connectDatabase(process.env, (line) => process.stdout.write(line)).then(() => {
+      process.stdout.write(`immich stand-in starting: answering on ${options.host}:${options.port} in ${delay}s\n`);
+      if (delay !== Infinity) {
+        setTimeout(() => {
+          new Server(options).listen().then(() => {
+            process.stdout.write(`immich stand-in listening on ${options.host}:${options.port}\n`);
+          });
+        }, delay * 1000);
+      } else {
+        setInterval(() => {}, 1 << 30);
+      }
+    }, (err) => {
+      process.stderr.write(`immich stand-in: ${err.message}\n`);
+      process.exit(1);
+    });
   }
 }
 

@@ -56,7 +56,7 @@ install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"
 # The Immich stand-in and the contract it enforces (generated from contract.ts, committed).
-install -m 0644 "$sandbox_src/immich-standin/server.js" "$sandbox_src/immich-standin/contract.json" "$tools/lib/immich-standin/"
+install -m 0644 "$sandbox_src/immich-standin/server.js" "$sandbox_src/immich-standin/database.js" "$sandbox_src/immich-standin/contract.json" "$tools/lib/immich-standin/"
 
 install -m 0600 "$state_dir/ssh_host_ed25519_key" "$root/etc/ssh/sandbox_host_ed25519_key"
 install -m 0644 "$state_dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/sandbox_host_ed25519_key.pub"
@@ -84,6 +84,11 @@ printf '[Manager]\nDefaultEnvironment=PATH=/usr/bin:/bin\n' > "$root/etc/systemd
 # systemd's own fstab generator ignores device entries inside a container ("Running in a container,
 # ignoring fstab device entry"); this one turns /etc/fstab into mount units as it does on a host.
 install -m 0755 "$sandbox_src/standin/fstab-generator" "$root/etc/systemd/system-generators/skylab-fstab-generator"
+# This machine's PostgreSQL clusters are not the sandbox's either: Debian's generator would start them with
+# any postgresql.service, and its cluster occupies /var/lib/postgresql/<major>, the data directory nixpkgs'
+# module uses (the layers below are untouched: these are whiteouts in the sandbox's upper layer).
+ln -sfn /dev/null "$root/etc/systemd/system-generators/postgresql-generator"
+rm -rf "$root/var/lib/postgresql" "$root/etc/postgresql"
 # There is no udev: the MEDIAS links are made at boot, pointing at this sandbox's loop device.
 medias_uuid=$(blkid -o value -s UUID "$loop_device")
 printf 'L /dev/disk/by-label/MEDIAS - - - - %s\nL /dev/disk/by-uuid/%s - - - - %s\n' \

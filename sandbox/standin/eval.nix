@@ -106,7 +106,17 @@ let
       mediaLocation = lib.mkOptionDefault "/var/lib/immich";
       user = lib.mkOptionDefault "immich";
       group = lib.mkOptionDefault "immich";
+      database = {
+        enable = lib.mkOptionDefault true;
+        createDB = lib.mkOptionDefault true;
+        name = lib.mkOptionDefault "immich";
+        host = lib.mkOptionDefault "/run/postgresql";
+        port = lib.mkOptionDefault 5432;
+        user = lib.mkOptionDefault "immich";
+      };
     };
+    # services.postgresql is not declared here (not checked); its package is what modules refer to.
+    services.postgresql.package = lib.mkOptionDefault pkgs.postgresql;
     services.nginx.enable = lib.mkOptionDefault false;
   };
 

@@ -422,6 +422,28 @@ let
     packages = option (listOf package);
   };
 
+  # ---------------------------------------------------------------- nixos/lib/systemd-unit-options.nix
+  # (the options of `systemd.services.<name>`: those the generated modules set; other names are not checked)
+  unitOption = mkType { name = "systemd option"; description = "systemd option"; check = _: true; };
+  serviceOptions = {
+    _freeform = true;
+    enable = option bool;
+    description = option singleLineStr;
+    requires = option (listOf str);
+    wants = option (listOf str);
+    requiredBy = option (listOf str);
+    wantedBy = option (listOf str);
+    bindsTo = option (listOf str);
+    partOf = option (listOf str);
+    before = option (listOf str);
+    after = option (listOf str);
+    unitConfig = option (attrsOf unitOption);
+    serviceConfig = option (attrsOf unitOption);
+    environment = option (attrsOf (nullOr (oneOf [ str path package ])));
+    path = option (listOf (oneOf [ package str ]));
+    script = option lines;
+  };
+
   # ---------------------------------------------------------------- nixos/modules/config/users-groups.nix
   # (+ openssh.* from nixos/modules/services/networking/ssh/sshd.nix)
   userOptions = {
@@ -551,6 +573,7 @@ in
     systemd = {
       _freeform = true;
       inherit tmpfiles;
+      services = option (attrsOf (submodule serviceOptions));
     };
     users = {
       _freeform = true;

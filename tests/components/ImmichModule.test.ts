@@ -1,4 +1,4 @@
-import { ImmichModule, immichModule } from "../../components/ImmichModule";
+import { IMMICH_DB_ROLE, ImmichModule, immichModule } from "../../components/ImmichModule";
 import { NixExpr, renderModule } from "../../lib/nix";
 import { connectionInput, expectModuleFileTree, installMocks, NIX_MODULE_FILE, RECORDED_CONNECTION, REMOTE_SCRIPT } from "./mocks";
 
@@ -96,7 +96,30 @@ describe("immichModule", () => {
 
   test("socket mode leaves the database settings to the module; tcp mode connects to 127.0.0.1", () => {
     expect(Object.keys(services(immichModule(SETTINGS)).immich)).not.toContain("database");
-    expect(services(immichModule({ ...SETTINGS, databaseMode: "tcp" })).immich.database).toStrictEqual({ host: "127.0.0.1" });
+    expect(Object.keys(immichModule(SETTINGS).systemd as object)).toStrictEqual(["services"]);
+    expect(Object.keys((immichModule(SETTINGS).systemd as any).services)).toStrictEqual(["immich-server"]);
+    const tcp = immichModule({ ...SETTINGS, databaseMode: "tcp", dbPasswordSecret: "immich/db_password" });
+    expect(services(tcp).immich.database).toStrictEqual({ host: "127.0.0.1", user: "immich" });
+  });
+
+  test("tcp mode: a oneshot sets the role's password from the secret, after PostgreSQL, before Immich", () => {
+    const tcp = immichModule({ ...SETTINGS, databaseMode: "tcp", dbPasswordSecret: "immich/db_password" });
+    const unit = (tcp.systemd as any).services["immich-db-password"];
+    expect(unit.description).toBe("Immich: the PostgreSQL password of role immich, from the sops secret");
+    expect(unit.after).toStrictEqual(["postgresql.service", "postgresql-setup.service"]);
+    expect(unit.requires).toStrictEqual(["postgresql.service"]);
+    expect(unit.before).toStrictEqual(["immich-server.service"]);
+    expect(unit.requiredBy).toStrictEqual(["immich-server.service"]);
+    expect(unit.path.map((p: NixExpr) => p.text)).toStrictEqual(["config.services.postgresql.package"]);
+    expect(unit.serviceConfig.Type).toBe("oneshot");
+    expect(unit.serviceConfig.RemainAfterExit).toBe(true);
+    expect(unit.serviceConfig.User).toBe("postgres");
+    expect((unit.serviceConfig.LoadCredential as NixExpr).text).toBe('"db_password:${config.sops.secrets."immich/db_password".path}"');
+    expect(unit.wants).toStrictEqual(["postgresql-setup.service"]);
+    // The role the script sets is the one Immich logs in as; the password is read by psql, not passed.
+    expect(unit.script).toContain(`ALTER ROLE "${IMMICH_DB_ROLE}" WITH LOGIN PASSWORD :'password';`);
+    expect(unit.script).toContain('\\set password `cat "$CREDENTIALS_DIRECTORY/db_password"`');
+    expect(() => immichModule({ ...SETTINGS, databaseMode: "tcp" })).toThrow("databaseMode \"tcp\" needs dbPasswordSecret");
   });
 
   test("publicProxy off: no immich-public-proxy; on: pointed at Immich's address and port", () => {

@@ -67,13 +67,21 @@ test("ImmichModule: its units (machine learning only when enabled) and its ping 
     databaseMode: "socket" as const, publicProxy: { enabled: false, port: 3000 },
   };
   expect(new ImmichModule("a", { ...settings, host: "127.0.0.1", machineLearning: true }).checks).toStrictEqual([
+    { kind: "unit", unit: "postgresql.service" },
     { kind: "unit", unit: "immich-server.service" },
     { kind: "unit", unit: "immich-machine-learning.service" },
     { kind: "http", url: "http://127.0.0.1:2283/api/server/ping", expect: "pong" },
   ]);
   expect(new ImmichModule("b", { ...settings, host: "::1", machineLearning: false }).checks).toStrictEqual([
+    { kind: "unit", unit: "postgresql.service" },
     { kind: "unit", unit: "immich-server.service" },
     { kind: "http", url: "http://[::1]:2283/api/server/ping", expect: "pong" },
+  ]);
+  expect(new ImmichModule("c", { ...settings, host: "127.0.0.1", machineLearning: false, databaseMode: "tcp", dbPasswordSecret: "immich/db_password" }).checks).toStrictEqual([
+    { kind: "unit", unit: "postgresql.service" },
+    { kind: "unit", unit: "immich-db-password.service" },
+    { kind: "unit", unit: "immich-server.service" },
+    { kind: "http", url: "http://127.0.0.1:2283/api/server/ping", expect: "pong" },
   ]);
   expect(immichUnits(false)).toStrictEqual(["immich-server.service"]);
 });

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs"
 import { tmpdir } from "os";
 import path from "path";
 import { cloudflareTunnelModule } from "../../components/CloudflareTunnel";
+import { immichModule } from "../../components/ImmichModule";
 import { nginxVhostModule } from "../../components/NginxVhost";
 import { sopsSecretModule } from "../../components/SopsSecret";
 import { renderModule } from "../../lib/nix";
@@ -192,52 +193,12 @@ function generatedModules(stack: Stack): Record<string, string> {
   };
 }
 `;
-  const database = stack.tcp ? `      database = {\n        host = "127.0.0.1";\n      };\n` : "";
-  const proxy = stack.publicProxy
-    ? `    immich-public-proxy = {
-      enable = true;
-      immichUrl = "http://127.0.0.1:2283";
-      port = 3000;
-    };
-`
-    : "";
-  const immich = `${HEADER("ImmichModule")}{
-  services = {
-    immich = {
-${database}      enable = true;
-      group = "${group}";
-      host = "127.0.0.1";
-      machine-learning = {
-        enable = ${stack.machineLearning};
-      };
-      mediaLocation = "/var/lib/immich";
-      port = 2283;
-      secretsFile = config.sops.templates."immich.env".path;
-      user = "${user}";
-    };
-${proxy}  };
-  systemd = {
-    services = {
-      immich-server = {
-        unitConfig = {
-          RequiresMountsFor = "/var/lib/immich";
-        };
-      };
-    };
-  };
-  users = {
-    groups = {
-      ${group} = { };
-    };
-    users = {
-      ${user} = {
-        group = "${group}";
-        isSystemUser = true;
-      };
-    };
-  };
-}
-`;
+  // The Immich module as the program writes it (its tcp-mode oneshot is too long to repeat here).
+  const immich = renderModule({ generator: "ImmichModule", body: immichModule({
+    host: "127.0.0.1", port: 2283, mediaLocation: "/var/lib/immich", user, group, machineLearning: stack.machineLearning,
+    databaseMode: stack.tcp ? "tcp" : "socket", secretsTemplate: "immich.env", dbPasswordSecret: "immich/db_password",
+    publicProxy: { enabled: stack.publicProxy, port: 3000 },
+  }) });
   const files = {
     "storage-var-lib-immich.nix": storage,
     "storage-media-immich.nix": pictures,
@@ -320,7 +281,8 @@ describe("what the program generates evaluates", () => {
       group,
       "machine-learning": { enable: stack.machineLearning },
       secretsFile: "/run/secrets/rendered/immich.env",
-      ...(stack.tcp ? { database: { host: "127.0.0.1" } } : {}),
+      // Set in tcp mode; the other database options are the module's defaults.
+      ...(stack.tcp ? { database: { host: "127.0.0.1", user: "immich", enable: true, createDB: true, name: "immich", port: 5432 } } : {}),
     });
     if (stack.publicProxy) {
       expect(config.services["immich-public-proxy"]).toEqual({ enable: true, immichUrl: "http://127.0.0.1:2283", port: 3000 });
@@ -340,6 +302,18 @@ describe("what the program generates evaluates", () => {
     });
     expect(config.systemd.tmpfiles.rules).toEqual([`d /var/lib/immich 0700 ${user} ${group} -`]);
     expect(config.systemd.services["immich-server"]).toEqual({ unitConfig: { RequiresMountsFor: "/var/lib/immich" } });
+    if (stack.tcp) {
+      const unit = config.systemd.services["immich-db-password"];
+      // config.services.postgresql.package: pkgs.postgresql (the stand-in's default, as nixpkgs' module's).
+      expect(unit.path).toEqual([expect.stringMatching(/^\/nix\/store\/[0-9a-f]{32}-postgresql$/)]);
+      expect(unit.serviceConfig).toEqual({
+        Type: "oneshot", RemainAfterExit: true, User: "postgres", Group: "postgres",
+        LoadCredential: "db_password:/run/secrets/immich/db_password",
+      });
+      expect(unit.requiredBy).toEqual(["immich-server.service"]);
+    } else {
+      expect(Object.keys(config.systemd.services)).toEqual(["immich-server"]);
+    }
     expect(config.users.users[user]).toEqual({ name: user, group, isSystemUser: true, isNormalUser: false, extraGroups: [] });
     expect(config.users.groups[group]).toEqual({ name: group });
     expect(config.sops.secrets["immich/db_password"]).toMatchObject({
