@@ -114,7 +114,11 @@ export = async () => {
   const parts = [dataMount, picturesMount, dbSecret, immichService, vhost, ...(cloudflare ? [cloudflare] : [])];
   const apply = new NixosApply("nixos-apply", {
     connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
-    moduleDigests: [...parts.map((p) => p.module.sha256), ...(cloudflare ? [cloudflare.credentials.module.sha256] : [])], ownedPaths, mode: nixos.mode, checks: parts.map((p) => p.checks),
+    // The modules' content, and the secrets' revisions: a rotated value is decrypted by the next activation.
+    moduleDigests: [
+      ...parts.map((p) => p.module.sha256), dbSecret.revision,
+      ...(cloudflare ? [cloudflare.credentials.module.sha256, cloudflare.credentials.revision] : []),
+    ], ownedPaths, mode: nixos.mode, checks: parts.map((p) => p.checks),
     confirmTimeoutSeconds: nixos.confirmTimeoutSeconds, verifyTimeoutSeconds: nixos.verifyTimeoutSeconds,
     activationTimeoutSeconds: nixos.activationTimeoutSeconds,
     dataPath: { source: storage.mountPoint, keptAt: keepAt, mediasLabel: storage.mediasLabel, subvolume: storage.subvolume, units: dataUnits },

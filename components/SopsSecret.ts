@@ -37,6 +37,11 @@ export interface SopsSecretArgs extends GeneratedModuleArgs {
 export class SopsSecret extends pulumi.ComponentResource {
   public readonly module: NixModuleFile;
   public readonly path: string;
+  /**
+   * Changes whenever the value was (re)written into the sops file (rotation, or a repair): the apply
+   * takes it among its digests, so the host decrypts the new value; it says nothing about the value.
+   */
+  public readonly revision: pulumi.Output<string>;
   /** What the apply verifies: the decrypted secret at its path, with its owner and mode. */
   public readonly checks: VerificationCheck[];
 
@@ -72,6 +77,7 @@ export class SopsSecret extends pulumi.ComponentResource {
       { parent: this },
     );
     this.path = sopsSecretPath(args.key);
+    this.revision = set.inputsId;
     this.module = generatedModule(this, name, args, "SopsSecret", sopsSecretModule(args), { dependsOn: [set] });
     this.checks = [{ kind: "secret", path: this.path, owner: `${args.owner}:${args.group}`, mode: args.mode ?? "0400" }];
     this.registerOutputs({ path: this.path, module: this.module.path, checks: this.checks });

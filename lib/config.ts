@@ -192,8 +192,12 @@ export const immichSchema = z.strictObject({
   user: unixName.default("immich"),
   group: unixName.default("immich"),
   machineLearning: z.boolean().default(true),
-  /** "socket": PostgreSQL peer login over /run/postgresql (the module default; no password used). "tcp": password login. */
-  databaseMode: z.enum(["socket", "tcp"], { message: "must be \"socket\" or \"tcp\"" }).default("socket"),
+  /**
+   * "tcp" (default): Immich logs in over 127.0.0.1 with the password `immich/db_password`, which
+   * immich-db-password.service gives PostgreSQL's role. "socket": nixpkgs' default peer login over
+   * /run/postgresql (the password is managed but not used).
+   */
+  databaseMode: z.enum(["socket", "tcp"], { message: "must be \"socket\" or \"tcp\"" }).default("tcp"),
   publicProxy: z.strictObject({ enabled: z.boolean().default(false), port: port.default(3000) }).default({ enabled: false, port: 3000 }),
 });
 

@@ -58,7 +58,7 @@ export function readStack(
     "give the private key of the SSH user: `npm run pulumi -- config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
   );
   if (keyProblem) problems.push(keyProblem);
-  const passwordProblem = secretProblem("dbPassword", "");
+  const passwordProblem = secretProblem("dbPassword", "") ?? dbPasswordProblem(config.get("dbPassword"));
   if (passwordProblem) problems.push(passwordProblem);
   const apiKeyProblem = secretProblem(
     "immichApiKey",
@@ -91,6 +91,20 @@ export function readStack(
       become: parsed.host.become,
     },
   };
+}
+
+/**
+ * Immich reads DB_PASSWORD from an EnvironmentFile, where systemd drops backslashes, ends the value at a
+ * line break, trims white space at either end and takes a leading quote as quoting: such a password would
+ * differ from PostgreSQL's and Immich could not log in. The message never shows the value.
+ */
+export function dbPasswordProblem(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/[\\\n\r]|^\s|\s$|^["']/.test(value)) return undefined;
+  return "`dbPassword` holds a backslash or a line break, or starts or ends with white space, or starts with a quote: " +
+    "systemd's EnvironmentFile (how Immich gets DB_PASSWORD) would change it and Immich could not log in to PostgreSQL; " +
+    "set another with `npm run pulumi -- config set --secret dbPassword` (it asks for the value), or let the host " +
+    "generate one: `npm run pulumi -- config rm dbPassword`";
 }
 
 function configIsSecret(fullKey: string): boolean {

@@ -65,6 +65,8 @@ export interface RemoteScriptArgs {
 export class RemoteScript extends CheckoutResource {
   declare public readonly stdout: pulumi.Output<string>;
   declare public readonly drift: pulumi.Output<string>;
+  /** A fresh id from each create or update: changes exactly when the script ran (e.g. a secret rotated). */
+  declare public readonly inputsId: pulumi.Output<string>;
   /** The module as the provider wrote it: the args' module after any policy remediation. */
   declare public readonly module: pulumi.Output<ScriptModule | undefined>;
 
@@ -80,6 +82,7 @@ export class RemoteScript extends CheckoutResource {
         drift: args.drift ?? "in-sync",
         logOutput: args.logOutput ?? true,
         stdout: undefined,
+        inputsId: undefined,
       },
       { ...opts, additionalSecretOutputs: ["stdin"] },
     );

@@ -118,7 +118,7 @@ test("Immich's data mount point with a space and a quote works end to end: fstab
     const report = JSON.parse((await awkward.pulumi(["stack", "output", "verification", "--json"])).stdout) as { check: string; target: string; status: string }[];
     expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
       "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
-      "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+      "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
     ]);
     expect(report[0].target).toBe(mountPoint);
     expect((await awkward.ssh(`findmnt -rn -o FSROOT --mountpoint ${shellWord(mountPoint)}`)).trim()).toBe("/@immich");

@@ -54,10 +54,10 @@ test("up converges: the secret decrypts on the host, the modules evaluate, a gen
   // through nginx with the vhost's Host header.
   expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
     "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
-    "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+    "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
   ]);
-  expect(report[9].target).toBe("http://127.0.0.1/api/server/ping");
-  expect(report[9].detail).toMatch(/^answered pong/);
+  expect(report[11].target).toBe("http://127.0.0.1/api/server/ping");
+  expect(report[11].detail).toMatch(/^answered pong/);
 });
 
 test("a second up changes nothing", async () => {
@@ -99,9 +99,12 @@ test("poison: the password is nowhere in the state export, the engine output, th
   const control = execFileSync("bash", ["-c", `grep -rlF -- ${shellWord("Pz9-poison")} ${shellWord(upper)} || true`], { encoding: "utf8" }).trim();
   expect(control).toMatch(/\/root\/planted$/);
   await target.ssh("rm /root/planted");
-  // In /run only the two files sops-nix renders for Immich hold it (that is their purpose).
+  // In /run only the two files sops-nix renders for Immich hold it (that is their purpose), and the
+  // credential systemd hands immich-db-password.service (root only, until the unit stops).
   const inRun = (await target.ssh(`grep -rlF -- ${shellWord("Pz9-poison")} /run 2>/dev/null | sort || true`)).trim().split("\n");
-  expect(inRun).toEqual(["/run/secrets/immich/db_password", "/run/secrets/rendered/immich.env"]);
+  expect(inRun).toEqual([
+    "/run/credentials/immich-db-password.service/db_password", "/run/secrets/immich/db_password", "/run/secrets/rendered/immich.env",
+  ]);
 });
 
 test("destroy leaves the host as before the first up, apart from kept data", async () => {

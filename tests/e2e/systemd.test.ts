@@ -34,7 +34,7 @@ test("verification waits for an Immich that answers only after 20 s, and passes;
   const checks = await report();
   expect(checks.map((r) => `${r.check} ${r.status}`)).toEqual([
     "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
-    "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+    "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
   ]);
   const ping = checks.find((c) => c.target === "http://127.0.0.1:2283/api/server/ping");
   const waited = Number(/waited (\d+)s/.exec(ping?.detail ?? "")?.[1]);

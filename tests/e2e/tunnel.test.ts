@@ -42,7 +42,8 @@ async function tunnelOnHost(): Promise<string[]> {
 }
 
 const BASE_REPORT = [
-  "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+  "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass", "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass",
+  "http pass",
 ];
 
 beforeAll(async () => {

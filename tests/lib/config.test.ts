@@ -57,7 +57,7 @@ describe("parseStackConfig: the baseline", () => {
         user: "immich",
         group: "immich",
         machineLearning: true,
-        databaseMode: "socket",
+        databaseMode: "tcp",
         publicProxy: { enabled: false, port: 3000 },
       },
       nginx: { hostName: "immich.skylab.local", clientMaxBodySize: "50000M" },

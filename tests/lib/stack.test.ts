@@ -73,6 +73,27 @@ describe("readStack with a fake config", () => {
     expect(await pulumi.isSecret(stack.dbPassword!)).toBe(true);
   });
 
+  test.each([
+    ["a backslash", "ab\\cd"], ["a line break", "abcd\n"], ["white space at the start", " abcd"],
+    ["white space at the end", "abcd\t"], ["a leading double quote", '"abcd"'], ["a leading single quote", "'abcd"],
+  ])("a dbPassword with %s is refused, with the reason and the fix, never the value", (_what, password) => {
+    const config = fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, dbPassword: password });
+    const problems = problemsOf(() => readStack(config, () => true));
+    expect(problems).toStrictEqual([
+      "`dbPassword` holds a backslash or a line break, or starts or ends with white space, or starts with a quote: " +
+      "systemd's EnvironmentFile (how Immich gets DB_PASSWORD) would change it and Immich could not log in to PostgreSQL; " +
+      "set another with `npm run pulumi -- config set --secret dbPassword` (it asks for the value), or let the host " +
+      "generate one: `npm run pulumi -- config rm dbPassword`",
+    ]);
+    expect(problems[0]).not.toContain(password);
+  });
+
+  test("quotes, `$`, backticks and spaces inside a dbPassword are kept as they are, so they are accepted", () => {
+    for (const password of ["Pz9-poison'\"$HOME`id`-7f3a1c", "a b c", "x\"y'z", "_%+,./:=@^~"]) {
+      expect(readStack(fakeConfig({ host: HOST, sshPrivateKey: PRIVATE_KEY, dbPassword: password }), () => true).dbPassword).toBeDefined();
+    }
+  });
+
   test("missing sshPrivateKey: exact message", () => {
     expect(problemsOf(() => readStack(fakeConfig({ host: HOST }), () => true))).toStrictEqual([MISSING_KEY]);
   });
