@@ -101,16 +101,17 @@ function unitName(unit: string): string {
 }
 
 /**
- * immich-db-password.service: ordered after PostgreSQL (and nixpkgs' postgresql-setup, which creates the
- * role, where it exists) and before Immich, which requires it. systemd reads the secret as root and hands it
+ * immich-db-password.service: ordered after PostgreSQL (and, where they exist, nixpkgs' postgresql-setup,
+ * which creates the role, and postgresql.target) and before Immich, which requires it. systemd reads the secret as root and hands it
  * over as a credential, so the unit runs as postgres without access to /run/secrets.
  */
 function dbPasswordUnit(args: Pick<ImmichModuleArgs, "dbPasswordSecret">): NixAttrs {
   if (!args.dbPasswordSecret) throw new Error("ImmichModule: databaseMode \"tcp\" needs dbPasswordSecret (the sops secret of the password)");
   return {
     description: "Immich: the PostgreSQL password of role immich, from the sops secret",
-    after: ["postgresql.service", "postgresql-setup.service"],
-    wants: ["postgresql-setup.service"],
+    // postgresql.target and postgresql-setup.service exist in current nixpkgs (absent ones are ignored).
+    after: ["postgresql.service", "postgresql-setup.service", "postgresql.target"],
+    wants: ["postgresql-setup.service", "postgresql.target"],
     requires: ["postgresql.service"],
     before: [IMMICH_SERVER_UNIT],
     requiredBy: [IMMICH_SERVER_UNIT],

@@ -106,7 +106,7 @@ describe("immichModule", () => {
     const tcp = immichModule({ ...SETTINGS, databaseMode: "tcp", dbPasswordSecret: "immich/db_password" });
     const unit = (tcp.systemd as any).services["immich-db-password"];
     expect(unit.description).toBe("Immich: the PostgreSQL password of role immich, from the sops secret");
-    expect(unit.after).toStrictEqual(["postgresql.service", "postgresql-setup.service"]);
+    expect(unit.after).toStrictEqual(["postgresql.service", "postgresql-setup.service", "postgresql.target"]);
     expect(unit.requires).toStrictEqual(["postgresql.service"]);
     expect(unit.before).toStrictEqual(["immich-server.service"]);
     expect(unit.requiredBy).toStrictEqual(["immich-server.service"]);
@@ -115,7 +115,7 @@ describe("immichModule", () => {
     expect(unit.serviceConfig.RemainAfterExit).toBe(true);
     expect(unit.serviceConfig.User).toBe("postgres");
     expect((unit.serviceConfig.LoadCredential as NixExpr).text).toBe('"db_password:${config.sops.secrets."immich/db_password".path}"');
-    expect(unit.wants).toStrictEqual(["postgresql-setup.service"]);
+    expect(unit.wants).toStrictEqual(["postgresql-setup.service", "postgresql.target"]);
     // The role the script sets is the one Immich logs in as; the password is read by psql, not passed.
     expect(unit.script).toContain(`ALTER ROLE "${IMMICH_DB_ROLE}" WITH LOGIN PASSWORD :'password';`);
     expect(unit.script).toContain('\\set password `cat "$CREDENTIALS_DIRECTORY/db_password"`');
