@@ -211,6 +211,31 @@ const CONVERGE_VALUES = {
   AGE_KEY_FILE: "/var/lib/sops-nix/key.txt",
 };
 
+/** Seconds of the apply job's phases, from its log (components/shell/nixos-apply.sh, `say` lines). */
+export interface ApplyPhases { cutover: number; activation: number; verification: number; confirmation: number }
+
+export const PHASE_LABELS: Record<keyof ApplyPhases | "outside", string> = {
+  outside: "program: engine, host look, steps before the apply job",
+  cutover: "apply job: data cut-over and snapshot",
+  activation: "apply job: nixos-rebuild test (activation)",
+  verification: "apply job: verification (services up, Immich answering)",
+  confirmation: "apply job: confirmation over a new SSH connection, boot default",
+};
+
+/** The phases of one apply job from its log lines `[HH:MM:SS.mmm] message`. */
+export function applyPhases(log: string): ApplyPhases {
+  const at = (prefix: string): number => {
+    const line = log.split("\n").find((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] /.test(l) && l.slice(15).startsWith(prefix));
+    if (!line) throw new Error(`the apply job's log has no line "${prefix}..."`);
+    const [h, m, sec] = line.slice(1, 13).split(":").map(Number);
+    return h * 3600 + m * 60 + sec;
+  };
+  const [start, rebuild, verify, verified, done] =
+    ["activating (", "nixos-rebuild test", "verifying (", "verified;", "done"].map(at);
+  const between = (a: number, b: number) => Math.round(((b - a + 86400) % 86400) * 1000) / 1000; // across midnight too
+  return { cutover: between(start, rebuild), activation: between(rebuild, verify), verification: between(verify, verified), confirmation: between(verified, done) };
+}
+
 class Bench {
   readonly prefix = `bench${process.pid % 100000}`;
   readonly cleanup = new Cleanup();
@@ -524,6 +549,9 @@ class Bench {
             rec.add("SSH connections, by hand", "count", result.handConnections);
             peaksSeen.push(result.peaks);
             samples += result.sampleTicks;
+            const job = Object.values(result.phases).reduce((a, b) => a + b, 0);
+            rec.add(PHASE_LABELS.outside, "s", result.programSeconds - job);
+            for (const [phase, seconds] of Object.entries(result.phases)) rec.add(PHASE_LABELS[phase as keyof ApplyPhases], "s", seconds);
           }
           // The memory pair: the empty program's up in the same iteration, sampled the same way.
           const empty = await this.emptyUpPeaks();
@@ -550,9 +578,10 @@ class Bench {
       measurements: [program, hand],
       ratios: [pairwiseRatio("ratio program / by hand", program, hand)],
       counts: [rec.get("SSH connections, program"), rec.get("SSH connections, by hand")],
-      breakdown: [],
+      breakdown: Object.values(PHASE_LABELS).map((label) => rec.get(label)),
       checks,
       notes: [
+        "The breakdown splits the program's up by the apply job's own log (millisecond timestamps): the job's phases, and the rest (engine, host look, the steps before the apply).",
         "Each iteration uses two fresh sandboxes (creation, stack set-up and the configuration import excluded from the times).",
         "The by-hand side is bench/baseline/converge-by-hand.sh: the same steps and end state, none of the program's checks, verification or rollback.",
       ],
@@ -603,7 +632,7 @@ class Bench {
   /** One side-by-side first converge on two fresh sandboxes, removed again before returning. */
   async convergeOnce(name: string, handFirst: boolean, byHand: string, stateScript: string): Promise<{
     programSeconds: number; handSeconds: number; programConnections: number; handConnections: number;
-    peaks: Peaks; sampleTicks: number; endStateDifference?: string;
+    peaks: Peaks; sampleTicks: number; phases: ApplyPhases; endStateDifference?: string;
   }> {
     const programSide = `${name}p`;
     const handSide = `${name}h`;
@@ -613,7 +642,7 @@ class Bench {
       await this.newSandbox(handSide);
       const stack = await this.newStack(programSide);
       await importGeneratedModules(handSide);
-      let program: { seconds: number; connections: number; peaks: Peaks; ticks: number } | undefined;
+      let program: { seconds: number; connections: number; peaks: Peaks; ticks: number; phases: ApplyPhases } | undefined;
       let hand: { seconds: number; connections: number } | undefined;
       const runProgram = async () => {
         const before = acceptedConnections(programSide);
@@ -626,7 +655,11 @@ class Bench {
         });
         const peaks = sampler?.stop() ?? { program: null, cli: null, dynamicProvider: null, languageHost: null };
         mustSucceed("first converge", r);
-        program = { seconds: r.seconds, connections: acceptedConnections(programSide) - before, peaks, ticks: sampler?.samples ?? 0 };
+        const jobLog = await mustScript(programSide, "the apply job's log", 'set -euo pipefail\ncat /var/lib/skylab-immich/apply/log-*');
+        program = {
+          seconds: r.seconds, connections: acceptedConnections(programSide) - before, peaks, ticks: sampler?.samples ?? 0,
+          phases: applyPhases(jobLog),
+        };
       };
       const runByHand = async () => {
         const before = acceptedConnections(handSide);
@@ -639,7 +672,7 @@ class Bench {
       const handState = await mustScript(handSide, "converged state", stateScript, CONVERGE_VALUES);
       return {
         programSeconds: program.seconds, handSeconds: hand.seconds, programConnections: program.connections,
-        handConnections: hand.connections, peaks: program.peaks, sampleTicks: program.ticks,
+        handConnections: hand.connections, peaks: program.peaks, sampleTicks: program.ticks, phases: program.phases,
         ...(programState !== handState ? { endStateDifference: diffLines(programState, handState) } : {}),
       };
     } finally {

@@ -191,7 +191,7 @@ set_status() {
   printf '%s\n' "$1" >"$RUN_DIR/status-$TOKEN.tmp"
   mv -f "$RUN_DIR/status-$TOKEN.tmp" "$RUN_DIR/status-$TOKEN"
 }
-say() { printf '[%s] %s\n' "$(date -u +%T)" "$*"; }
+say() { printf '[%s] %s\n' "$(date -u +%T.%3N)" "$*"; }
 
 # The data path is part of the last good state. The migration copied the data onto the subvolume and
 # left the original in place; here, under this job's rollback, Immich stops, what it wrote since the copy
@@ -436,6 +436,7 @@ job_main() {
   if ! take_snapshot; then
     rollback "the snapshot of $SNAPSHOT_SUBVOLUME into $SNAPSHOT_FOLDER on $SNAPSHOT_LABEL could not be taken"
   fi
+  say "nixos-rebuild test"
   timeout "$ACTIVATION_TIMEOUT" nixos-rebuild test "${REBUILD_ARGS[@]}"
   rc=$?
   if [ "$rc" -eq 124 ]; then
@@ -472,6 +473,7 @@ job_main() {
     say "confirmed; the boot default is unchanged (a reboot returns to it)"
   fi
   printf 'activated %s\n' "$(readlink -f /run/current-system)" >"$RUN_DIR/result-$TOKEN"
+  say "done"
   set_status done
 }
 

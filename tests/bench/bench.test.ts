@@ -10,6 +10,7 @@ import { execFileSync, spawn } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { applyPhases, PHASE_LABELS } from "../../bench/run";
 import type { BenchReport, ScenarioReport } from "../../bench/run";
 import type { Summary } from "../../bench/lib/stats";
 
@@ -107,6 +108,26 @@ describe("npm run bench --quick", () => {
     const programConnections = named(converge.counts, "SSH connections, program");
     expect(Number.isInteger(programConnections.samples[0])).toBe(true);
     expect(programConnections.samples[0]).toBeGreaterThan(1);
+    // The breakdown: the apply job's phases from its log, and the rest of the up; together the up's time.
+    expect(converge.breakdown.map((b) => b.name)).toEqual(Object.values(PHASE_LABELS));
+    for (const b of converge.breakdown) expectWellFormed(b, true);
+    const total = converge.breakdown.reduce((sum, b) => sum + b.samples[0], 0);
+    expect(total).toBeCloseTo(named(converge.measurements, "program: first pulumi up").samples[0], 6);
+  });
+
+  it("reads the apply job's phases from its log, across midnight too", () => {
+    const log = [
+      "[23:59:58.250] activating (nixos-rebuild test: no boot entry until verified); PATH=/usr/bin",
+      "[23:59:58.300] snapshot: @immich as it was before this activation is @immich-snapshots/x on MEDIAS (read-only)",
+      "[23:59:58.400] nixos-rebuild test",
+      "building the system configuration...",
+      "[23:59:59.900] verifying (services get up to 180s to come up: `nixos.verifyTimeoutSeconds`)",
+      "[00:00:03.100] verified; waiting up to 120s for the deployer to confirm over a new SSH connection",
+      "[00:00:03.600] confirmed; the boot default is unchanged (a reboot returns to it)",
+      "[00:00:03.650] done",
+    ].join("\n");
+    expect(applyPhases(log)).toStrictEqual({ cutover: 0.15, activation: 1.5, verification: 3.2, confirmation: 0.55 });
+    expect(() => applyPhases(log.replace("[00:00:03.650] done", ""))).toThrow("the apply job's log has no line \"done...\"");
   });
 
   it("reports the migration's throughput against plain rsync on the generated dataset", () => {
