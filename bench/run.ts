@@ -655,11 +655,10 @@ class Bench {
         });
         const peaks = sampler?.stop() ?? { program: null, cli: null, dynamicProvider: null, languageHost: null };
         mustSucceed("first converge", r);
+        const connections = acceptedConnections(programSide) - before;
+        // After the count: reading the log is a connection of its own.
         const jobLog = await mustScript(programSide, "the apply job's log", 'set -euo pipefail\ncat /var/lib/skylab-immich/apply/log-*');
-        program = {
-          seconds: r.seconds, connections: acceptedConnections(programSide) - before, peaks, ticks: sampler?.samples ?? 0,
-          phases: applyPhases(jobLog),
-        };
+        program = { seconds: r.seconds, connections, peaks, ticks: sampler?.samples ?? 0, phases: applyPhases(jobLog) };
       };
       const runByHand = async () => {
         const before = acceptedConnections(handSide);
