@@ -27,7 +27,7 @@ npx tsc --noEmit -p policy
 npx tsc --noEmit -p bench
 
 echo "==> shell syntax"
-for script in components/shell/*.sh lib/remote/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh sandbox/immich-standin/*.sh bench/baseline/*.sh bench/remote/*.sh; do bash -n "$script"; done
+for script in components/shell/*.sh components/units/*.sh lib/remote/*.sh scripts/*.sh sandbox/*.sh sandbox/lib/*.sh sandbox/immich-standin/*.sh bench/baseline/*.sh bench/remote/*.sh; do bash -n "$script"; done
 
 echo "==> tests"
 npx jest --runInBand "$@"
