@@ -8,7 +8,7 @@ import { CloudflareTunnel } from "./components/CloudflareTunnel";
 import { DataMigration } from "./components/DataMigration";
 import { FileSystemMount } from "./components/FileSystemMount";
 import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
-import { IMMICH_DB_PASSWORD_UNIT, ImmichModule, immichUnits } from "./components/ImmichModule";
+import { IMMICH_DB_PASSWORD_UNIT, IMMICH_STATE_DIRECTORY_MODE, ImmichModule, immichUnits } from "./components/ImmichModule";
 import { NginxVhost } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
 import { SopsSecret } from "./components/SopsSecret";
@@ -76,7 +76,7 @@ export = async () => {
   const dataMount = new FileSystemMount("immich-data-mount", {
     connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint,
     device: `/dev/disk/by-label/${storage.mediasLabel}`, fsType: "btrfs", options: dataMountOptions,
-    ownership: { user: immich.user, group: immich.group, mode: "0700" }, ...found("storage"),
+    ownership: { user: immich.user, group: immich.group, mode: IMMICH_STATE_DIRECTORY_MODE }, ...found("storage"),
   }, afterCopy);
   const picturesMount = new BindMount("pictures-bind-mount", {
     connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,

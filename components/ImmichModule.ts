@@ -64,8 +64,14 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
   };
   if (args.secretsTemplate) immich.secretsFile = nixExpr(`config.sops.templates.${JSON.stringify(args.secretsTemplate)}.path`);
   if (args.databaseMode === "tcp") immich.database = { host: "127.0.0.1", user: IMMICH_DB_ROLE };
-  // Immich must not start on the empty mount point before the subvolume is mounted.
-  const serverUnit: NixAttrs = { unitConfig: { RequiresMountsFor: args.mediaLocation } };
+  const serverUnit: NixAttrs = {
+    // Immich must not start on the empty mount point before the subvolume is mounted.
+    unitConfig: { RequiresMountsFor: args.mediaLocation },
+    // nixpkgs' immich-server has StateDirectory=immich without a mode: systemd sets /var/lib/immich to the
+    // StateDirectoryMode= (default 0755) at every start (systemd.exec(5)), undoing nixpkgs' own tmpfiles rule
+    // (`e <mediaLocation> 0700`). 0700, the mode that rule and the verification ask for, holds after each start.
+    serviceConfig: { StateDirectoryMode: IMMICH_STATE_DIRECTORY_MODE },
+  };
   const units: NixAttrs = { "immich-server": serverUnit };
   if (args.databaseMode === "tcp") units[unitName(IMMICH_DB_PASSWORD_UNIT)] = dbPasswordUnit(args);
   const body: NixAttrs = {
@@ -88,6 +94,8 @@ export function immichModule(args: Omit<ImmichModuleArgs, "connection" | "config
   return body;
 }
 
+/** The mode of /var/lib/immich (immich-server's StateDirectory=immich) and of the media location. */
+export const IMMICH_STATE_DIRECTORY_MODE = "0700";
 /** The PostgreSQL server nixpkgs' immich module runs (services.immich.database.enable, default true). */
 export const POSTGRESQL_UNIT = "postgresql.service";
 /** PostgreSQL's role for Immich (nixpkgs' `services.immich.database.user` default, set explicitly in tcp mode). */

@@ -255,6 +255,16 @@ find_sops() {
   fi
 }
 
+# The pinned subset of the real nixpkgs the stand-in evaluates with (sandbox/README.md): SKYLAB_NIXPKGS_ORACLE,
+# else ../shared/nixpkgs-oracle beside the repository. It is not part of the repository; without it there is
+# no sandbox.
+find_nixpkgs_oracle() {
+  local oracle=${SKYLAB_NIXPKGS_ORACLE:-$repo_root/../shared/nixpkgs-oracle}
+  [[ -f $oracle/check.nix && -f $oracle/lib/default.nix ]] \
+    || die "the pinned nixpkgs subset is missing: no check.nix and lib/ in $oracle. Put it at ../shared/nixpkgs-oracle beside the repository or set SKYLAB_NIXPKGS_ORACLE to its folder"
+  (cd "$oracle" && pwd)
+}
+
 # A failed `up` leaves nothing behind: the logs are shown, then everything is removed.
 fail_up() {
   printf 'sandbox %s failed to start: %s\n--- setup log ---\n' "$name" "$1" >&2
@@ -278,8 +288,9 @@ up() {
     printf 'sandbox %s is half-made: removing it first\n' "$name" >&2
     teardown
   fi
-  local sops_bin started index host_address sandbox_address loop pid init deadline
+  local sops_bin oracle started index host_address sandbox_address loop pid init deadline
   sops_bin=$(find_sops)
+  oracle=$(find_nixpkgs_oracle)
   started=$SECONDS
   mkdir -p "$state"
   chmod 0700 "$state"
@@ -323,7 +334,7 @@ up() {
     exec setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       nsenter --net="/run/netns/$netns" unshare --mount --propagation private \
       bash "$here/lib/inside-setup.sh" "$state" "$here" "$repo_root" "$loop" "$sandbox_address" "$config_repo" \
-      "$sops_bin" "skylab-$name" >> "$state/setup.log" 2>&1 < /dev/null 9>&-
+      "$sops_bin" "skylab-$name" "$oracle" >> "$state/setup.log" 2>&1 < /dev/null 9>&-
   ) &
   local launcher=$! state_now=""
 

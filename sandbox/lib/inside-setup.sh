@@ -17,6 +17,7 @@ address=$5
 config_repo=$6
 sops_bin=$7
 machine=$8         # the container's machine name (skylab-NAME)
+oracle=$9          # the pinned nixpkgs subset (sandbox/README.md)
 
 # This shell execs systemd-nspawn, so its PID is the sandbox's main PID.
 echo "$$" > "$state_dir/main.pid"
@@ -52,6 +53,9 @@ mkdir -p "$tools/bin" "$tools/lib/nixos-rebuild-standin" "$tools/lib/skylab-sand
 install -m 0755 "$sandbox_src/standin/nixos-rebuild" "$tools/bin/nixos-rebuild"
 ln -s nixos-rebuild "$tools/bin/nixos-rebuild-standin"
 install -m 0644 "$sandbox_src"/standin/*.nix "$sandbox_src"/standin/*.py "$tools/lib/nixos-rebuild-standin/"
+# NixOS' own evaluation (standin/nixos.nix) reads the real module system and modules from here, read-only.
+cp -R "$oracle" "$tools/lib/nixos-rebuild-standin/nixpkgs-oracle"
+chmod -R a-w,a+rX "$tools/lib/nixos-rebuild-standin/nixpkgs-oracle"
 install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"

@@ -306,8 +306,56 @@ def nginx_config(nginx):
     return "\n".join(lines)
 
 
-def declared_services(config):
-    """name → {"unit": text, "files": {path: (text, mode)}} for every service the configuration runs."""
+# ---------------------------------------------------------------- nixpkgs' own unit files
+
+def nixos_unit(text, argv, extra=(), unit_extra=(), note=""):
+    """A unit file as NixOS renders it (nixos.nix), with only its program replaced: `ExecStart=` runs `argv`,
+    the store paths in `PATH=` become this machine's directories of the same packages. `extra` lines join
+    [Service]; `unit_extra` joins [Unit] (the Wants=/Requires= that NixOS makes as .wants/.requires links from
+    other units' wantedBy/requiredBy). Every other directive (User, Group, StateDirectory, UMask,
+    EnvironmentFile, Requires, After, RequiresMountsFor, the hardening) is nixpkgs'."""
+    sections, order, current = {}, [], None
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = line
+            order.append(current)
+            sections[current] = []
+            continue
+        if current is None or not line:
+            continue
+        if current == "[Service]" and line.startswith("ExecStart="):
+            line = "ExecStart=" + exec_line(argv)
+        elif current == "[Service]" and line.startswith('Environment="PATH='):
+            line = "Environment=" + unit_quote("PATH=" + store_path_dirs(line[len('Environment="PATH='):-1]))
+        sections[current].append(line)
+    for name, more in (("[Unit]", unit_extra), ("[Service]", extra)):
+        if more and name not in sections:
+            order.append(name)
+            sections[name] = []
+        sections.get(name, []).extend(f"{key}={value}" for key, value in more)
+    out = [f"# nixpkgs' unit file for this configuration (sandbox: {note}; program and PATH replaced)"]
+    for name in order:
+        out += [name] + sections[name] + [""]
+    return "\n".join(out)
+
+
+def store_path_dirs(path):
+    """A PATH of store paths (`/nix/store/<hash>-<name>/bin`) as this machine's directories of those packages."""
+    dirs = []
+    for entry in path.split(":"):
+        if entry.startswith("/nix/store/"):
+            package, _, sub = entry[len("/nix/store/"):].partition("/")
+            entry = f"{package_dir('/nix/store/' + package)}/{sub}" if sub else package_dir("/nix/store/" + package)
+        dirs.append(entry)
+    return ":".join(dict.fromkeys(dirs + BASE_PATH.split(":")))
+
+
+def declared_services(config, rendered=None):
+    """name → {"unit": text, "files": {path: (text, mode)}} for every service the configuration runs.
+
+    `rendered` (unit name → text) holds the unit files NixOS' own modules render for this configuration
+    (nixos.nix); where it has one of the Immich units, that unit is used with its program replaced."""
+    rendered = rendered or {}
     services = config.get("services", {})
     declared = {name: service for name, service in config.get("systemd", {}).get("services", {}).items()
                 if service.get("enable", True) is not False}
@@ -344,6 +392,21 @@ def declared_services(config):
                                DB_DATABASE_NAME=database.get("name", "immich"), DB_USERNAME=database.get("user", "immich"))
         environment["PATH"] = f"{bindir}:{BASE_PATH}" if bindir else BASE_PATH
         server_declared = declared.get("immich-server", {})
+        server_argv = [NODE, f"{STANDIN_DIR}/server.js", "--spec", f"{STANDIN_DIR}/contract.json",
+                       "--config", STANDIN_CONFIG, "--start-delay-file", START_DELAY_FILE,
+                       "--host", immich.get("host", "localhost"), "--port", str(immich.get("port", 2283)),
+                       "--media-location", immich.get("mediaLocation", "/var/lib/immich"), "--run-as", user]
+        if "immich-server.service" in rendered:
+            # nixpkgs' own unit, only its program replaced by the stand-in (whose own state is in immich-standin).
+            units["immich-server.service"] = {"files": {}, "unit": nixos_unit(
+                rendered["immich-server.service"], server_argv, extra=(("StateDirectory", "immich-standin"),),
+                unit_extra=reverse.get("immich-server.service", []),
+                note="immich-server runs the Immich API stand-in (NOT Immich)")}
+            if "immich-machine-learning.service" in rendered:
+                units["immich-machine-learning.service"] = {"files": {}, "unit": nixos_unit(
+                    rendered["immich-machine-learning.service"],
+                    [NODE, f"{STANDIN_DIR}/server.js", "--role", "machine-learning", "--host", "127.0.0.1", "--port", "3003"],
+                    unit_extra=reverse.get("immich-machine-learning.service", []), note="immich-machine-learning runs a stand-in that answers /ping")}
         service = [
             ("User", user), ("Group", group),
             ("ExecStart", exec_line([NODE, f"{STANDIN_DIR}/server.js",
@@ -363,11 +426,12 @@ def declared_services(config):
             service.append(("Environment", unit_quote(f"{key}={value}")))
         service += merged_service_lines(server_declared)
         unit = [("Requires", name) for name in requires] + merged_unit_lines("immich-server", server_declared, reverse)
-        units["immich-server.service"] = {
-            "files": {},
-            "unit": unit_file("Immich server (sandbox: the Immich API stand-in, NOT Immich)", service, after=after, unit=unit),
-        }
-        if immich.get("machine-learning", {}).get("enable", True) is True:
+        if "immich-server.service" not in rendered:
+            units["immich-server.service"] = {
+                "files": {},
+                "unit": unit_file("Immich server (sandbox: the Immich API stand-in, NOT Immich)", service, after=after, unit=unit),
+            }
+        if immich.get("machine-learning", {}).get("enable", True) is True and "immich-server.service" not in rendered:
             units["immich-machine-learning.service"] = {
                 "files": {},
                 "unit": unit_file("Immich machine learning (sandbox stand-in: answers /ping)", [
@@ -423,6 +487,11 @@ def service_users(config):
         users["nginx"] = {"isSystemUser": True, "group": "nginx", "home": "/var/empty"}
         groups["nginx"] = {}
     immich = config.get("services", {}).get("immich", {})
+    if immich.get("enable") is True and immich.get("redis", {}).get("enable", True) is True:
+        # nixpkgs' redis module makes the user and group of services.redis.servers.immich (redis-immich);
+        # immich-server's unit names the group in SupplementaryGroups=. The redis server itself is not run.
+        users["redis-immich"] = {"isSystemUser": True, "group": "redis-immich", "home": "/var/empty"}
+        groups["redis-immich"] = {}
     if immich.get("enable") is True and immich.get("database", {}).get("enable", True) is True:
         users["postgres"] = {"isSystemUser": True, "group": "postgres", "home": "/var/lib/postgresql"}
         groups["postgres"] = {}

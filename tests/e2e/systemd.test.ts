@@ -52,6 +52,59 @@ test("verification waits for an Immich that answers only after 20 s, and passes;
   expectNoChanges(await target.up());
 }, 300_000);
 
+/** A unit file's directive lines by section ("[Service] User=immich"), comments and blank lines left out. */
+function unitLines(text: string): string[] {
+  let section = "";
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    if (/^\[.*\]$/.test(line)) section = line;
+    else if (line && !line.startsWith("#")) lines.push(`${section} ${line}`);
+  }
+  return lines.sort();
+}
+
+test("immich-server runs nixpkgs' own unit: the text the pinned nixpkgs' check.nix renders, only the program and PATH replaced", async () => {
+  const oracle = "/usr/local/lib/nixos-rebuild-standin/nixpkgs-oracle";
+  // check.nix (the subset's own entry point) over the host's configuration; nixos-extra.nix declares the
+  // namespaces of configuration.nix that the subset does not know (time.timeZone).
+  const rendered = JSON.parse(await target.ssh(
+    `cd ${oracle} && nix-instantiate --eval --strict --json --readonly-mode check.nix ` +
+      "--arg configuration '[ /usr/local/lib/nixos-rebuild-standin/nixos-extra.nix /etc/nixos/configuration.nix ]' 2>/dev/null",
+  )) as { units: Record<string, string | null> };
+  for (const unit of ["immich-server", "immich-machine-learning"]) {
+    const expected = unitLines(rendered.units[unit] ?? "");
+    const running = unitLines(await target.ssh(`cat /etc/systemd/system/${unit}.service`));
+    const replaced = (l: string) => /^\[Service\] (ExecStart=|Environment="PATH=)/.test(l);
+    expect(running.filter((l) => !expected.includes(l)).filter((l) => !replaced(l))).toEqual(
+      // The stand-in's own state, and immich-db-password's requiredBy (a .requires link on NixOS).
+      unit === "immich-server" ? ["[Service] StateDirectory=immich-standin", "[Unit] Requires=immich-db-password.service"] : [],
+    );
+    expect(expected.filter((l) => !running.includes(l)).filter((l) => !replaced(l))).toEqual([]);
+    expect(running.filter(replaced).map((l) => l.split("=")[0])).toEqual(expected.filter(replaced).map((l) => l.split("=")[0]));
+  }
+  const server = unitLines(rendered.units["immich-server"] ?? "");
+  // What the verification relies on, from nixpkgs: the state directory, its umask, the mount it waits for.
+  expect(server).toEqual(expect.arrayContaining([
+    "[Service] StateDirectory=immich", "[Service] UMask=0077", "[Service] StateDirectoryMode=0700",
+    "[Unit] RequiresMountsFor=/var/lib/immich", "[Service] User=immich",
+  ]));
+}, 120_000);
+
+test("/var/lib/immich stays 0700 immich:immich across restarts of immich-server (its StateDirectoryMode); without it systemd sets 0755", async () => {
+  await target.ssh("chmod 0750 /var/lib/immich && systemctl restart immich-server.service");
+  expect((await target.ssh("stat -c '%a %U:%G' /var/lib/immich")).trim()).toBe("700 immich:immich");
+  // Positive control, the behaviour this relies on: systemd sets a state directory's mode at every start
+  // (StateDirectoryMode=, default 0755), also of one that exists with another mode.
+  const probe = "skylab-mode-probe";
+  try {
+    await target.ssh(`install -d -m 0700 -o immich -g immich /var/lib/${probe} && ` +
+      `systemd-run --wait --quiet -p User=immich -p StateDirectory=${probe} /bin/true`);
+    expect((await target.ssh(`stat -c '%a' /var/lib/${probe}`)).trim()).toBe("755");
+  } finally {
+    await target.ssh(`rm -rf /var/lib/${probe}`);
+  }
+}, 120_000);
+
 test("/var/lib/immich unmounted by hand: preview shows it, up remounts it through its systemd mount unit", async () => {
   await target.ssh("systemctl stop immich-server.service && umount /var/lib/immich");
   const preview = await target.preview("--diff");

@@ -301,7 +301,9 @@ describe("what the program generates evaluates", () => {
       device: "/home/zipang/Pictures/Digicam", fsType: "none", mountPoint: "/media/immich", options: ["bind", "ro"],
     });
     expect(config.systemd.tmpfiles.rules).toEqual([`d /var/lib/immich 0700 ${user} ${group} -`]);
-    expect(config.systemd.services["immich-server"]).toEqual({ unitConfig: { RequiresMountsFor: "/var/lib/immich" } });
+    expect(config.systemd.services["immich-server"]).toEqual({
+      unitConfig: { RequiresMountsFor: "/var/lib/immich" }, serviceConfig: { StateDirectoryMode: "0700" },
+    });
     if (stack.tcp) {
       const unit = config.systemd.services["immich-db-password"];
       // config.services.postgresql.package: pkgs.postgresql (the stand-in's default, as nixpkgs' module's).
