@@ -42,5 +42,8 @@ let
       (lib.filterAttrs (_: u: builtins.isAttrs u) cfg.users.users or { });
     groups = lib.attrNames (cfg.users.groups or { });
   };
+  # What a build reads besides the result: sops-nix's manifest (every secret and template with its owner,
+  # mode, key and path) and every fileSystems entry. Forced, so a wrong type there fails as the build would.
+  builtValues = [ cfg.sops.secrets cfg.sops.templates cfg.fileSystems ];
 in
-builtins.deepSeq result result
+builtins.deepSeq builtValues (builtins.deepSeq result result)
