@@ -56,10 +56,21 @@ async function runScript(
     throw new Error(`${props.description} (${phase}): ${describeSshFailure(props.connection, result.stderr)}`);
   }
   if (result.code !== 0) {
-    const detail = result.stderr.trim().split("\n").filter((l) => !l.startsWith("progress: ")).slice(-15).join("\n");
-    throw new Error(`${props.description} (${phase}) failed with exit code ${result.code} on ${props.connection.host}:\n${detail}`);
+    throw new Error(`${props.description} (${phase}) failed with exit code ${result.code} on ${props.connection.host}:\n${failureDetail(result.stderr)}`);
   }
   return result.stdout;
+}
+
+/**
+ * What a failed program said, for the error: its last lines, but never cut below the first `error:` line (a Nix
+ * error names the option, the files and the values on its first lines, and can be long). Progress lines are left
+ * out: they were shown while it ran.
+ */
+export function failureDetail(stderr: string, tail = 15): string {
+  const lines = stderr.trim().split("\n").filter((l) => !l.startsWith("progress: "));
+  const firstError = lines.findIndex((l) => /^\s*error:/.test(l));
+  const start = Math.max(0, lines.length - tail);
+  return lines.slice(firstError >= 0 ? Math.min(firstError, start) : start).join("\n");
 }
 
 function outputsOf(props: RemoteScriptProps, stdout: string): RemoteScriptProps {
