@@ -2,21 +2,22 @@
 // export what `up` verified. Each component knows its own module file and verification checks;
 // everything that touches SKYLAB lives in components/.
 import * as pulumi from "./lib/pulumi";
-import { BindMount } from "./components/BindMount";
+import { BindMount, bindMountModule } from "./components/BindMount";
 import { BtrfsSubvolume } from "./components/BtrfsSubvolume";
 import { CloudflareTunnel } from "./components/CloudflareTunnel";
 import { DataMigration } from "./components/DataMigration";
-import { FileSystemMount } from "./components/FileSystemMount";
+import { FileSystemMount, fileSystemModule } from "./components/FileSystemMount";
 import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
-import { IMMICH_DB_PASSWORD_UNIT, IMMICH_STATE_DIRECTORY_MODE, ImmichModule, immichUnits } from "./components/ImmichModule";
-import { NginxVhost } from "./components/NginxVhost";
+import { IMMICH_DB_PASSWORD_UNIT, IMMICH_STATE_DIRECTORY_MODE, ImmichModule, immichModule, immichUnits } from "./components/ImmichModule";
+import { NginxVhost, nginxVhostModule } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
-import { SopsSecret } from "./components/SopsSecret";
+import { SopsSecret, sopsSecretModule } from "./components/SopsSecret";
 import { snapshotFolder } from "./lib/config";
 import { IMMICH_SERVER_UNIT, NGINX_ORIGIN, STATE_DIR } from "./lib/constants";
 import { IN_SYNC, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
 import { HostFacts } from "./lib/remote/hostFacts";
-import { lookBeforeConverging } from "./lib/look";
+import { judgeOwnerOrRefuse, lookBeforeConverging } from "./lib/look";
+import { ownerRequestPaths, PlannedModule } from "./lib/ownerDefinitions";
 import { rebuildEffects } from "./lib/rebuildMode";
 import { readStackOrRefuse } from "./lib/stack";
 
@@ -44,17 +45,49 @@ export = async () => {
     { mountPoint: storage.mountPoint, options: dataMountOptions },
     { mountPoint: pictures.mountPoint, options: ["bind", "ro"] },
   ];
+  // What each generated module is made of, defined once: the components write them, and the look asks the
+  // host which of their options the owner's own configuration defines already.
+  const dataMountArgs = {
+    mountPoint: storage.mountPoint, device: `/dev/disk/by-label/${storage.mediasLabel}`, fsType: "btrfs", options: dataMountOptions,
+    ownership: { user: immich.user, group: immich.group, mode: IMMICH_STATE_DIRECTORY_MODE },
+  };
+  const picturesArgs = { source: pictures.source, mountPoint: pictures.mountPoint };
+  const envTemplate = { name: "immich.env", variable: "DB_PASSWORD" };
+  const secretArgs = {
+    key: secrets.dbPasswordKey, owner: immich.user, group: immich.group, envTemplate,
+    restartUnits: immich.databaseMode === "tcp" ? [IMMICH_DB_PASSWORD_UNIT, IMMICH_SERVER_UNIT] : [IMMICH_SERVER_UNIT],
+  };
+  const immichArgs = {
+    host: immich.host, port: immich.port, mediaLocation: storage.mountPoint, user: immich.user, group: immich.group,
+    machineLearning: immich.machineLearning, databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name,
+    dbPasswordSecret: secrets.dbPasswordKey, publicProxy: immich.publicProxy,
+  };
+  const vhostArgs = {
+    hostName: nginx.hostName, upstreamHost: immich.host, upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize,
+    ...(tunnel ? { serverAliases: [tunnel.publicHostName] } : {}),
+  };
+  const planned: PlannedModule[] = [
+    { file: files.storage, body: fileSystemModule(dataMountArgs) },
+    { file: files.pictures, body: bindMountModule(picturesArgs) },
+    { file: files.secrets, body: sopsSecretModule(secretArgs) },
+    { file: files.immich, body: immichModule(immichArgs) },
+    { file: files.nginx, body: nginxVhostModule(vhostArgs) },
+  ];
   const skipLook = !config.hostLook || process.env.SKYLAB_SKIP_HOST_LOOK === "1";
   const facts = await lookBeforeConverging(connection, privateKey, {
     mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mounts: expectedMounts, configRepo: nixos.configRepo,
     files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir: STATE_DIR,
-    sopsFile: secrets.sopsFile, sopsKeys, ageKeyFile: secrets.ageKeyFile, ownedPaths,
+    sopsFile: secrets.sopsFile, sopsKeys, ageKeyFile: secrets.ageKeyFile, ownedPaths, ownerPaths: ownerRequestPaths(planned),
   }, skipLook);
+  // The owner's own definitions: identical ones adopted, others refused here, before anything is written.
+  const owner = await judgeOwnerOrRefuse(facts, planned, nixos.configRepo);
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
   // The module as found on the host; its script compares that with what it is about to write.
-  const found = (key: keyof typeof files) => {
+  const found = (key: keyof typeof files): { hostSha256?: string | null; hostText?: string; adopted?: string[][] } => {
     const file = files[key];
-    return facts && file ? { hostSha256: facts.repo.files?.[file], hostText: facts.repo.fileTexts?.[file] } : {};
+    if (!facts || !file) return {};
+    const adopted = owner?.adopted[file];
+    return { hostSha256: facts.repo.files?.[file], hostText: facts.repo.fileTexts?.[file], ...(adopted ? { adopted } : {}) };
   };
   const conn = { ...connection, privateKey };
   const repo = nixos.configRepo;
@@ -74,31 +107,21 @@ export = async () => {
   // the copy killed, the deployer gone) leaves the repo as it found it.
   const afterCopy = { dependsOn: [migration] };
   const dataMount = new FileSystemMount("immich-data-mount", {
-    connection: conn, configRepo: repo, modulePath: files.storage, mountPoint: storage.mountPoint,
-    device: `/dev/disk/by-label/${storage.mediasLabel}`, fsType: "btrfs", options: dataMountOptions,
-    ownership: { user: immich.user, group: immich.group, mode: IMMICH_STATE_DIRECTORY_MODE }, ...found("storage"),
+    connection: conn, configRepo: repo, modulePath: files.storage, ...dataMountArgs, ...found("storage"),
   }, afterCopy);
   const picturesMount = new BindMount("pictures-bind-mount", {
-    connection: conn, configRepo: repo, modulePath: files.pictures, source: pictures.source, mountPoint: pictures.mountPoint,
-    readableBy: immich.user, ...found("pictures"),
+    connection: conn, configRepo: repo, modulePath: files.pictures, ...picturesArgs, readableBy: immich.user, ...found("pictures"),
   }, afterCopy);
-  const envTemplate = { name: "immich.env", variable: "DB_PASSWORD" };
   const dbSecret = new SopsSecret("immich-db-password", {
-    connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, key: secrets.dbPasswordKey, value: dbPassword,
-    ageKeyFile: secrets.ageKeyFile, owner: immich.user, group: immich.group,
-    restartUnits: immich.databaseMode === "tcp" ? [IMMICH_DB_PASSWORD_UNIT, IMMICH_SERVER_UNIT] : [IMMICH_SERVER_UNIT],
-    envTemplate, modulePath: files.secrets, ...found("secrets"),
+    connection: conn, configRepo: repo, sopsFile: secrets.sopsFile, value: dbPassword, ageKeyFile: secrets.ageKeyFile,
+    ...secretArgs, modulePath: files.secrets, ...found("secrets"),
     valueDrift: drift((f) => sopsKeyDrift(f, secrets.sopsFile, secrets.dbPasswordKey)),
   }, afterCopy);
   const immichService = new ImmichModule("immich", {
-    connection: conn, configRepo: repo, modulePath: files.immich, host: immich.host, port: immich.port,
-    mediaLocation: storage.mountPoint, user: immich.user, group: immich.group, machineLearning: immich.machineLearning,
-    databaseMode: immich.databaseMode, secretsTemplate: envTemplate.name, dbPasswordSecret: secrets.dbPasswordKey, publicProxy: immich.publicProxy, ...found("immich"),
+    connection: conn, configRepo: repo, modulePath: files.immich, ...immichArgs, ...found("immich"),
   }, afterCopy);
   const vhost = new NginxVhost("immich-vhost", {
-    connection: conn, configRepo: repo, modulePath: files.nginx, hostName: nginx.hostName, upstreamHost: immich.host,
-    upstreamPort: immich.port, clientMaxBodySize: nginx.clientMaxBodySize, ...found("nginx"),
-    ...(tunnel ? { serverAliases: [tunnel.publicHostName] } : {}),
+    connection: conn, configRepo: repo, modulePath: files.nginx, ...vhostArgs, ...found("nginx"),
   }, afterCopy);
   const tunnelFound = found("tunnelSecret");
   const cloudflare = tunnel && files.tunnel && files.tunnelSecret

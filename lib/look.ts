@@ -2,6 +2,8 @@ import * as pulumi from "./pulumi";
 import { REQUIRED_TOOLS } from "./constants";
 import { preflightProblems } from "./drift";
 import { HostFacts, LookRequest, lookAtHost } from "./remote/hostFacts";
+import { conflictMessage, Judgement, judgeOwnerDefinitions, PlannedModule } from "./ownerDefinitions";
+import { nixAttrPath } from "./nix";
 import { refuse } from "./refusal";
 import { SshConnection } from "./remote/ssh";
 
@@ -34,4 +36,43 @@ export async function lookBeforeConverging(
 /** The plain value of a secret, for the program's own SSH look (it never leaves this process). */
 function plain(value: pulumi.Output<string>): Promise<string> {
   return new Promise((resolve) => value.apply((v) => resolve(v)));
+}
+
+/** The first NixOS release whose nixpkgs has every option the generated modules set (services.immich came in 24.11). */
+export const MINIMUM_NIXOS = "24.11";
+
+/**
+ * The owner's own definitions of what the program defines (lib/ownerDefinitions.ts), judged before any resource
+ * exists: identical ones are adopted and listed; different ones, and options the host's nixpkgs lacks, are
+ * refused with the file, the option, both values and the fix. A look that could not read them says so.
+ */
+export async function judgeOwnerOrRefuse(facts: HostFacts | undefined, planned: PlannedModule[], repo: string): Promise<Judgement | undefined> {
+  const owner = facts?.owner;
+  if (!owner) return undefined;
+  if (owner.skipped) pulumi.log.warn(`the owner's own definitions were NOT checked: ${owner.skipped}`);
+  if (owner.error) {
+    pulumi.log.warn(`the owner's own definitions were NOT checked: the host's configuration did not evaluate with ${owner.nixpkgs}:\n${owner.error}`);
+  }
+  if (!owner.options) return undefined;
+  const judgement = judgeOwnerDefinitions(planned, owner, repo);
+  const problems: string[] = [];
+  if (judgement.missing.length) {
+    problems.push(
+      `the host's nixpkgs (${owner.nixpkgs}) has no option ${judgement.missing.join(", ")}: skylab-immich needs NixOS ` +
+        `${MINIMUM_NIXOS} or later. Fix: update the host's nixpkgs (channel or flake input), then run preview again`,
+    );
+  }
+  problems.push(...judgement.conflicts.map(conflictMessage));
+  if (problems.length) {
+    await refuse(
+      `the host's own configuration defines what skylab-immich defines, differently; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+  if (judgement.adoptions.length) {
+    pulumi.log.info(
+      `adopted ${judgement.adoptions.length} of the owner's own definitions (identical values; the owner's files are not changed, ` +
+        `and their definitions stay the ones in force):\n${judgement.adoptions.map((a) => `  ${a.file}: ${nixAttrPath(a.path)} = ${JSON.stringify(a.value)}`).join("\n")}`,
+    );
+  }
+  return judgement;
 }

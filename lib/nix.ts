@@ -330,6 +330,12 @@ function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
 export interface NixModuleJson {
   generator: string;
   body: NixJsonAttrs;
+  /**
+   * Leaf paths of `body` that the host's own configuration defines with the same value (lib/ownerDefinitions.ts):
+   * rendered as `lib.mkDefault`, so the owner's definition stays the one in force and nothing is defined twice
+   * (a list would otherwise be concatenated, a `lines` string joined).
+   */
+  adopted?: string[][];
 }
 
 /** Renders a module carried as {@link NixModuleJson}: the text written on the host, and what drift is judged by. */
@@ -338,5 +344,26 @@ export function renderModuleJson(module: NixModuleJson, options: RenderOptions =
   if (body === null || typeof body !== "object" || Array.isArray(body) || body instanceof NixExpr) {
     throw new Error(`renderModuleJson: the body of the ${module.generator} module must be an attrset (got ${JSON.stringify(module.body)}).`);
   }
-  return renderModule({ generator: module.generator, body }, options);
+  const adopted = module.adopted ?? [];
+  for (const path of adopted) {
+    let parent: NixAttrs = body;
+    for (const key of path.slice(0, -1)) {
+      const next = Object.prototype.hasOwnProperty.call(parent, key) ? parent[key] : undefined;
+      if (next === null || typeof next !== "object" || Array.isArray(next) || next instanceof NixExpr) {
+        throw new Error(`renderModuleJson: the adopted path ${nixAttrPath(path)} is not in the body of the ${module.generator} module.`);
+      }
+      parent = next;
+    }
+    const leaf = path[path.length - 1];
+    if (!Object.prototype.hasOwnProperty.call(parent, leaf)) {
+      throw new Error(`renderModuleJson: the adopted path ${nixAttrPath(path)} is not in the body of the ${module.generator} module.`);
+    }
+    setOwn(parent, leaf, nixExpr(`lib.mkDefault ${renderNix(parent[leaf], path.length, options)}`));
+  }
+  const header = adopted.length
+    ? ["Adopted: the host's own configuration defines these with the same value, and its definitions are the ones",
+      "in force; skylab-immich's are defaults (lib.mkDefault) that apply only where the owner's are removed.",
+      ...adopted.map((path) => `  ${nixAttrPath(path)}`)]
+    : undefined;
+  return renderModule({ generator: module.generator, body, header }, options);
 }

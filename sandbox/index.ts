@@ -49,6 +49,12 @@ export interface SandboxUpOptions {
   flake?: boolean;
   /** The system before the first up already runs Immich (enabled with nixpkgs' defaults) on /var/lib/immich. */
   immichRunning?: boolean;
+  /**
+   * The owner's starting state (sandbox/README.md): "phase3" is SKYLAB as the owner's plan describes it (the
+   * default of `npm run sandbox:up`), "phase1" adds Phase 1 half done; "none" (the default here) has no Immich
+   * before the first up. Each test names the starting state it is about.
+   */
+  owner?: "none" | "phase3" | "phase1";
 }
 
 export interface SandboxSshOptions {
@@ -101,6 +107,7 @@ export async function sandboxUp(name: string, opts: SandboxUpOptions = {}): Prom
   if (opts.configRepo !== undefined) args.push("--config-repo", opts.configRepo);
   if (opts.flake) args.push("--flake");
   if (opts.immichRunning) args.push("--immich-running");
+  else args.push("--owner", opts.owner ?? "none");
   const result = await runScript(args);
   if (result.code !== 0) {
     throw new Error(`sandbox:up ${name} failed with exit code ${result.code}:\n${result.stderr}`);

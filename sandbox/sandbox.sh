@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Disposable "sandbox SKYLAB" hosts: see sandbox/README.md.
 #
-#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH] [--flake] [--immich-running]
+#   sandbox.sh up   [--name NAME] [--size SIZE] [--config-repo PATH] [--flake] [--owner none|phase3|phase1] [--immich-running]
 #   sandbox.sh down [--name NAME]
 #   sandbox.sh ssh  [--name NAME] [--user root|skyadmin] [--] CMD...
 #   sandbox.sh exec [--name NAME] [--] CMD...   (inside the container, as root, without SSH)
@@ -32,7 +32,8 @@ name=skylab
 size=256M
 config_repo=/etc/nixos
 config_kind=plain
-immich_before=no
+# The owner's starting state (sandbox/README.md): phase3 is SKYLAB as the owner's plan describes it.
+owner_state=phase3
 ssh_user=root
 remote=()
 while (($#)); do
@@ -41,7 +42,8 @@ while (($#)); do
     --size) size=${2:?--size needs a value}; shift 2 ;;
     --config-repo) config_repo=${2:?--config-repo needs a value}; shift 2 ;;
     --flake) config_kind=flake; shift ;;
-    --immich-running) immich_before=yes; shift ;;
+    --owner) owner_state=${2:?--owner needs a value}; shift 2 ;;
+    --immich-running) owner_state=immich-enabled; shift ;;
     --user) ssh_user=${2:?--user needs a value}; shift 2 ;;
     --) shift; remote=("$@"); break ;;
     *)
@@ -55,6 +57,8 @@ done
   || die "--name must match ^[a-z0-9][a-z0-9-]{0,30}\$ (got \"$name\"): it names a network namespace"
 [[ $size =~ ^[0-9]+[MG]$ ]] || die "--size must look like 256M or 1G (got \"$size\")"
 [[ $config_repo =~ ^/[A-Za-z0-9._/-]+$ ]] || die "--config-repo must be an absolute path of [A-Za-z0-9._/-] (got \"$config_repo\")"
+[[ $owner_state =~ ^(none|immich-enabled|phase3|phase1)$ ]] \
+  || die "--owner must be none, phase3 or phase1 (got \"$owner_state\"): the owner's starting state, see sandbox/README.md"
 [[ $ssh_user == root || $ssh_user == "$admin_user" ]] || die "--user must be root or $admin_user (got \"$ssh_user\")"
 [[ $repo_root != *[,:[:space:]]* ]] || die "the repository path must not contain commas, colons or spaces (overlayfs options): $repo_root"
 
@@ -349,7 +353,7 @@ up() {
   if [[ $state_now == degraded ]]; then
     printf 'sandbox %s: its systemd reports failed units:\n%s\n' "$name" "$(inside systemctl --failed --no-legend)" >> "$state/setup.log"
   fi
-  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" "$config_kind" "$immich_before" \
+  inside timeout 120 /usr/local/lib/skylab-sandbox/provision.sh "$loop" "$sandbox_address" "$config_repo" "$config_kind" "$owner_state" \
     >> "$state/setup.log" 2>&1 < /dev/null || fail_up "provisioning failed"
   inside systemctl start sandbox-sshd.service >> "$state/setup.log" 2>&1 || fail_up "sandbox-sshd.service did not start"
   pid=$(main_pid) || fail_up "its main process is gone"

@@ -1,3 +1,6 @@
+import { readFileSync } from "fs";
+import { join } from "path";
+import type { OwnerFacts } from "../ownerDefinitions";
 import { loadShellScript } from "./scripts";
 import { REQUIRED_TOOLS } from "../constants";
 import { scriptWithArgs } from "./shell";
@@ -5,6 +8,8 @@ import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE, SshConnecti
 import { clearControlPath, closeOnExit, masterPid, sharedControlPath } from "./sshMaster";
 
 const LOOK = loadShellScript(__dirname, "host-facts.sh");
+/** The Nix expression that asks NixOS for the owner's definitions (run by the look on the host). */
+const OWNER_NIX = readFileSync(join(__dirname, "owner-definitions.nix"), "utf8");
 
 /** A mount as declared: where, and its options as the fileSystems entry lists them. */
 export interface ExpectedMount {
@@ -54,6 +59,8 @@ export interface HostFacts {
   system: { current: string | null; profile: string | null };
   migration: { done: boolean; sourceBytes: number | null };
   tools: Record<string, string | null>;
+  /** The owner's own definitions of the options the program defines (lib/ownerDefinitions.ts). */
+  owner?: OwnerFacts;
 }
 
 export interface LookRequest {
@@ -73,6 +80,8 @@ export interface LookRequest {
   ageKeyFile: string;
   /** Paths inside configRepo the program changes (its generated folder, the sops file). */
   ownedPaths: string[];
+  /** Leaf option paths the program defines: the look reports the owner's own definitions of them. */
+  ownerPaths?: string[][];
 }
 
 /**
@@ -96,6 +105,10 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     AGE_KEY_FILE: request.ageKeyFile,
     OWNED_PATHS: request.ownedPaths.join("\n"),
     TOOLS: [...REQUIRED_TOOLS],
+    OWNER_NIX: OWNER_NIX,
+    OWNER_REQUEST: request.ownerPaths?.length
+      ? JSON.stringify({ generatedDir: request.importPath, paths: request.ownerPaths })
+      : "",
   });
   const controlPath = sharedControlPath(conn);
   if (controlPath) clearControlPath(conn, controlPath);

@@ -56,6 +56,12 @@ install -m 0644 "$sandbox_src"/standin/*.nix "$sandbox_src"/standin/*.py "$tools
 # NixOS' own evaluation (standin/nixos.nix) reads the real module system and modules from here, read-only.
 cp -R "$oracle" "$tools/lib/nixos-rebuild-standin/nixpkgs-oracle"
 chmod -R a-w,a+rX "$tools/lib/nixos-rebuild-standin/nixpkgs-oracle"
+# root's channel `nixos`, where NixOS keeps <nixpkgs>: `import <nixpkgs/nixos> { configuration; }` evaluates
+# with the same real module system (standin/channel/nixos/default.nix); its lib is the subset's.
+channel=$root/nix/var/nix/profiles/per-user/root/channels/nixos
+mkdir -p "$channel/nixos"
+install -m 0644 "$sandbox_src/standin/channel/nixos/default.nix" "$channel/nixos/default.nix"
+ln -s /usr/local/lib/nixos-rebuild-standin/nixpkgs-oracle/lib "$channel/lib"
 install -m 0755 "$sops_bin" "$tools/bin/sops"
 cp -R "$sandbox_src/fixtures" "$tools/lib/skylab-sandbox/fixtures"
 install -m 0755 "$sandbox_src/lib/provision.sh" "$sandbox_src/lib/make-sample-data.py" "$tools/lib/skylab-sandbox/"

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Runs inside the booted sandbox (sandbox.sh, through nsenter): gives it SKYLAB's shape.
-#   provision.sh LOOP_DEVICE ADDRESS CONFIG_REPO plain|flake yes|no (Immich already runs on /var/lib/immich)
+#   provision.sh LOOP_DEVICE ADDRESS CONFIG_REPO plain|flake OWNER_STATE
+# OWNER_STATE, the owner's starting state (sandbox/README.md):
+#   none            the owner's immich.nix is empty: nothing of Immich before the first up
+#   immich-enabled  the owner's immich.nix enables Immich with nixpkgs' defaults; it runs on /var/lib/immich
+#   phase3          the owner's plan, Phases 2 and 3 done by hand: the vhost immich.skylab.local in nginx.nix,
+#                   immich.nix enabling Immich with its user, group and a setting; it runs on /var/lib/immich
+#   phase1          phase3, and Phase 1 half done: the subvolume @immich made by hand, the plan's
+#                   fileSystems."/var/lib/immich" committed in storage.nix, not applied yet (data not moved)
 set -euo pipefail
 
 loop_device=$1
 address=$2
 config_repo=$3
 config_kind=$4
-immich_before=${5:-no}
+owner_state=${5:-none}
 
 export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 lib_dir=/usr/local/lib/skylab-sandbox
@@ -89,12 +96,19 @@ mv secrets/secrets.yaml.tmp secrets/secrets.yaml
 git add --all
 git commit --quiet -m "Initial SKYLAB configuration: storage, nginx, sops"
 printf '%s\n' "$immich_module" > modules/services/immich.nix
-if [[ $immich_before == yes ]]; then
-  # The owner's module as the plan has it: Immich enabled with nixpkgs' defaults, its data in
-  # /var/lib/immich on the root filesystem. The generated module adds its settings to this one.
-  printf '%s\n' "$immich_module" | sed 's/^{$/{\n  services.immich.enable = true;/' > modules/services/immich.nix
-fi
-git commit --quiet --all -m "immich: leave the service to the generated module"
+case $owner_state in
+  immich-enabled)
+    # Immich enabled with nixpkgs' defaults, its data in /var/lib/immich on the root filesystem.
+    printf '%s\n' "$immich_module" | sed 's/^{$/{\n  services.immich.enable = true;/' > modules/services/immich.nix
+    git commit --quiet --all -m "immich: enable the service"
+    ;;
+  phase3 | phase1)
+    cp "$lib_dir/fixtures/owner/modules/services/immich.nix" modules/services/immich.nix
+    cp "$lib_dir/fixtures/owner/modules/services/nginx.nix" modules/services/nginx.nix
+    git commit --quiet --all -m "Phases 2 and 3: the vhost immich.skylab.local, the Immich module with its user and group"
+    ;;
+  *) git commit --quiet --all -m "immich: leave the service to the generated module" ;;
+esac
 
 # State that already exists before Immich is moved: on the root filesystem, not on MEDIAS.
 zipang_uid=$(id -u zipang)
@@ -102,6 +116,10 @@ zipang_gid=$(id -g zipang)
 medias_init=$(mktemp -d /run/medias-init.XXXXXX)
 mount -t btrfs -o subvolid=5 "$loop_device" "$medias_init"
 btrfs -q subvolume create "$medias_init/@pictures"
+if [[ $owner_state == phase1 ]]; then
+  # Phase 1's manual step, as the plan writes it: sudo btrfs subvolume create /mnt/medias/@immich
+  btrfs -q subvolume create "$medias_init/@immich"
+fi
 chown "$zipang_uid:$zipang_gid" "$medias_init/@pictures"
 # Immich ran on SKYLAB before (the owner's work-in-progress module): its system user owns its data.
 groupadd --system immich
@@ -114,4 +132,9 @@ install -d -m 0755 -o "$zipang_uid" -g "$zipang_gid" /home/zipang/Pictures
 
 # Generation 1, as SKYLAB's currently running system.
 nixos-rebuild switch "${rebuild_args[@]}"
+if [[ $owner_state == phase1 ]]; then
+  # Phase 1's configuration task, committed but not applied yet (the plan: "before applying the next update").
+  cp "$lib_dir/fixtures/owner/modules/system/storage.nix" modules/system/storage.nix
+  git commit --quiet --all -m "storage: /var/lib/immich on the subvolume @immich of MEDIAS (not applied yet)"
+fi
 printf 'sandbox SKYLAB provisioned at %s (%s)\n' "$address" "$loop_device"

@@ -9,25 +9,7 @@
 # Usage: nix-instantiate --eval --strict --json --readonly-mode nixos.nix --arg oracle PATH --argstr configFile FILE
 { oracle, configFile }:
 let
-  # lib.mdDoc is gone from current lib; the subset's vhost-options.nix still calls it (identity upstream).
-  lib = (import (oracle + "/lib")).extend (self: super: { mdDoc = super.mdDoc or (x: x); });
-  eval = lib.evalModules {
-    modules = [
-      (oracle + "/nixos/modules/misc/assertions.nix")
-      (oracle + "/nixos/modules/tasks/filesystems.nix")
-      (oracle + "/nixos/modules/services/web-apps/immich.nix")
-      (oracle + "/nixos/modules/services/web-apps/immich-public-proxy.nix")
-      (oracle + "/nixos/modules/services/web-servers/nginx/default.nix")
-      (oracle + "/nixos/modules/services/networking/cloudflared.nix")
-      (oracle + "/sops-nix/modules/sops")
-      (oracle + "/stubs/systemd.nix")
-      (oracle + "/stubs/other.nix")
-      (oracle + "/stubs/stage-1-fs.nix")
-      ./nixos-extra.nix
-      { _module.args.pkgs = import (oracle + "/stubs/pkgs.nix") { inherit lib; captureNginx = false; }; }
-      (/. + configFile)
-    ];
-  };
+  inherit (import ./nixos-eval.nix { inherit oracle; configuration = /. + configFile; }) lib eval;
   cfg = eval.config;
   enabled = lib.filterAttrs (_: s: s.enable) cfg.systemd.services;
   result = {
