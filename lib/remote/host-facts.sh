@@ -4,13 +4,50 @@
 # Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE STATE_DIR SOPS_FILE SOPS_KEYS
 #         AGE_KEY_FILE OWNED_PATHS (lists newline-separated); MOUNT_POINTS MOUNT_OPTIONS (arrays of the
 #         same length: each declared mount and its options, comma-separated); TOOLS (array: the tools
-#         the program's scripts run on the host)
+#         the program's scripts run on the host); OWNER_NIX OWNER_REQUEST (the owner's definitions: the Nix
+#         expression and its JSON request; empty: not asked)
 set -euo pipefail
 export LC_ALL=C
 
 tool_version() {
   local out
   if command -v "$1" >/dev/null 2>&1; then out=$("$@" 2>&1 || true); printf '%s' "${out%%$'\n'*}"; fi
+}
+
+# The owner's own definitions of the options the program defines, as NixOS itself reports them
+# (OWNER_NIX, lib/remote/owner-definitions.nix) with the host's nixpkgs: NIX_PATH's, else the root channel
+# `nixos` (where NixOS keeps it). Or why they were not read.
+owner_definitions() {
+  local nixpkgs out err copy
+  if [ -z "$OWNER_REQUEST" ]; then printf '{"skipped":"nothing asked"}'; return; fi
+  if [ -f "$REPO/flake.nix" ]; then
+    printf '{"skipped":%s}' "$(json_string "$REPO is a flake: its definitions are not read yet (only nixos-rebuild dry-activate checks them)")"
+    return
+  fi
+  nixpkgs=$(nix-instantiate --find-file nixpkgs 2>/dev/null || true)
+  if [ -z "$nixpkgs" ] && [ -d /nix/var/nix/profiles/per-user/root/channels/nixos ]; then
+    nixpkgs=/nix/var/nix/profiles/per-user/root/channels/nixos
+  fi
+  if [ -z "$nixpkgs" ] || [ ! -e "$nixpkgs/nixos/default.nix" ]; then
+    printf '{"skipped":%s}' "$(json_string "no nixpkgs found: NIX_PATH has no nixpkgs= and there is no root channel nixos")"
+    return
+  fi
+  # The owner's configuration alone: a copy of the repo (its history left out) whose generated folder is an
+  # empty module, so it evaluates before the first up too and holds none of the program's definitions.
+  copy=$(mktemp -d /run/skylab-immich-owner.XXXXXX)
+  err=$copy.err
+  tar -C "$REPO" --exclude=./.git -cf - . | tar -C "$copy" -xf -
+  rm -rf "${copy:?}/$IMPORT_PATH"
+  mkdir -p "$copy/$IMPORT_PATH"
+  printf '{ }\n' >"$copy/$IMPORT_PATH/default.nix"
+  if out=$(nix-instantiate --eval --strict --json --readonly-mode -E "$OWNER_NIX" --arg nixpkgs "$nixpkgs" \
+    --arg configuration "$copy/configuration.nix" --argstr request "$OWNER_REQUEST" --argstr repo "$copy" 2>"$err"); then
+    printf '{"nixpkgs":%s,"evaluatedCopy":%s,"options":%s}' "$(json_string "$nixpkgs")" "$(json_string "$copy")" "$out"
+  else
+    out=$(grep -v "build-users-group' does not exist" "$err" | tr -d '\000-\010\013\014\016-\037' || true)
+    printf '{"nixpkgs":%s,"error":%s}' "$(json_string "$nixpkgs")" "$(json_string "${out//"$copy"/"$REPO"}")"
+  fi
+  rm -rf "$copy" "$err"
 }
 
 printf '{"medias":{'
@@ -66,7 +103,7 @@ if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   # must not be there (the apply refuses them too; the look refuses them before anything is written).
   excludes=()
   while IFS= read -r owned; do [ -n "$owned" ] && excludes+=(":(exclude)$owned"); done <<<"$OWNED_PATHS"
-  printf ',"foreignChanges":%s' "$(git -C "$REPO" status --porcelain -- . "${excludes[@]}" 2>/dev/null | json_lines || true)"
+  printf ',"foreignChanges":%s' "$(git -C "$REPO" --no-optional-locks status --porcelain -- . "${excludes[@]}" 2>/dev/null | json_lines || true)"
 else
   printf '"isGit":false'
 fi
@@ -125,4 +162,4 @@ for tool in "${TOOLS[@]}"; do
   esac
   printf '%s:%s' "$(json_string "$tool")" "$(json_or_null "$version")"
 done
-printf '}}\n'
+printf '},"owner":%s}\n' "$(owner_definitions)"
