@@ -256,7 +256,6 @@ class Bench {
   mainSandbox = "";
   mainStack = "";
   generatedModulesTar: Buffer = Buffer.alloc(0);
-  readonly setUpRetries: string[] = [];
 
   constructor(readonly options: BenchOptions) {}
 
@@ -292,21 +291,12 @@ class Bench {
   /** A sandbox converged by the program (scenarios 1 and 2; its generated modules feed the scenario-3 baseline). */
   async setUpConvergedSandbox(): Promise<void> {
     // Scenarios 1 and 2 check that their runs change nothing: no separate check here. A first converge
-    // that failed on the program's git index.lock race (see scenario 3) leaves a half-converged host:
-    // start over on a fresh sandbox rather than measure no-ops on a repaired one.
-    for (let attempt = 0; ; attempt++) {
-      this.mainSandbox = `${this.prefix}-main${attempt ? attempt : ""}`;
-      this.log(`set-up: sandbox ${this.mainSandbox}, stack, first converge (untimed)`);
-      await this.newSandbox(this.mainSandbox);
-      this.mainStack = await this.newStack(this.mainSandbox);
-      const r = await pulumi(["up", "--yes", "--skip-preview", "--stack", this.mainStack]);
-      if (r.code === 0) break;
-      if (!/index\.lock/.test(r.output) || attempt >= 2) mustSucceed("first converge of the set-up sandbox", r);
-      this.setUpRetries.push("set-up: first converge failed on a git index.lock race; started over on a fresh sandbox");
-      this.log("set-up: the first converge failed on a git index.lock race; starting over on a fresh sandbox");
-      await this.cleanup.removeStack(this.mainStack);
-      await this.cleanup.removeSandbox(this.mainSandbox);
-    }
+    // that fails fails the bench, with its output.
+    this.mainSandbox = `${this.prefix}-main`;
+    this.log(`set-up: sandbox ${this.mainSandbox}, stack, first converge (untimed)`);
+    await this.newSandbox(this.mainSandbox);
+    this.mainStack = await this.newStack(this.mainSandbox);
+    mustSucceed("first converge of the set-up sandbox", await pulumi(["up", "--yes", "--skip-preview", "--stack", this.mainStack]));
     const tar = await mustScript(this.mainSandbox, "tar of the generated modules", 'set -euo pipefail\ntar -C "$REPO" -cf - "$GENERATED_DIR" | base64 -w0', {
       REPO: CONVERGE_VALUES.REPO, GENERATED_DIR,
     });
@@ -533,43 +523,27 @@ class Bench {
     const peaksSeen: Peaks[] = [];
     const emptyPeaksSeen: Peaks[] = [];
     let samples = 0;
-    const failedAttempts: string[] = [];
     await this.iterate("scenario 3 (first converge)", async (i, measure) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const result = await this.convergeOnce(`${this.prefix}-c${i}${attempt ? `r${attempt}` : ""}`, i % 2 === 1, byHand, stateScript);
-          if (result.endStateDifference) {
-            checks.sameEndState = false;
-            checks.endStateDifference = result.endStateDifference;
-          }
-          if (measure) {
-            rec.add("program: first pulumi up", "s", result.programSeconds);
-            rec.add("by hand: one script, one SSH connection", "s", result.handSeconds);
-            rec.add("SSH connections, program", "count", result.programConnections);
-            rec.add("SSH connections, by hand", "count", result.handConnections);
-            peaksSeen.push(result.peaks);
-            samples += result.sampleTicks;
-            const job = Object.values(result.phases).reduce((a, b) => a + b, 0);
-            rec.add(PHASE_LABELS.outside, "s", result.programSeconds - job);
-            for (const [phase, seconds] of Object.entries(result.phases)) rec.add(PHASE_LABELS[phase as keyof ApplyPhases], "s", seconds);
-          }
-          // The memory pair: the empty program's up in the same iteration, sampled the same way.
-          const empty = await this.emptyUpPeaks();
-          if (measure) emptyPeaksSeen.push(empty);
-          return;
-        } catch (err) {
-          // A known race in the program (parallel `git add` in module-file-write.sh on the same repo): the
-          // converge failed, the host is half-converged, so the iteration starts over on fresh sandboxes.
-          const message = (err as Error).message;
-          if (!/index\.lock/.test(message) || attempt >= 2) throw err;
-          failedAttempts.push(`iteration ${i}: ${/fatal: Unable to create '[^']*index\.lock'/.exec(message)?.[0] ?? "index.lock"}`);
-          this.log(`scenario 3: the program's first converge failed on a git index.lock race; starting the iteration over`);
-        }
+      const result = await this.convergeOnce(`${this.prefix}-c${i}`, i % 2 === 1, byHand, stateScript);
+      if (result.endStateDifference) {
+        checks.sameEndState = false;
+        checks.endStateDifference = result.endStateDifference;
       }
+      if (measure) {
+        rec.add("program: first pulumi up", "s", result.programSeconds);
+        rec.add("by hand: one script, one SSH connection", "s", result.handSeconds);
+        rec.add("SSH connections, program", "count", result.programConnections);
+        rec.add("SSH connections, by hand", "count", result.handConnections);
+        peaksSeen.push(result.peaks);
+        samples += result.sampleTicks;
+        const job = Object.values(result.phases).reduce((a, b) => a + b, 0);
+        rec.add(PHASE_LABELS.outside, "s", result.programSeconds - job);
+        for (const [phase, seconds] of Object.entries(result.phases)) rec.add(PHASE_LABELS[phase as keyof ApplyPhases], "s", seconds);
+      }
+      // The memory pair: the empty program's up in the same iteration, sampled the same way.
+      const empty = await this.emptyUpPeaks();
+      if (measure) emptyPeaksSeen.push(empty);
     });
-    checks.firstConvergesFailedOnGitIndexLock = failedAttempts.length + this.setUpRetries.length;
-    failedAttempts.push(...this.setUpRetries);
-    if (failedAttempts.length) checks.failedAttempts = failedAttempts.join("; ");
     const program = rec.get("program: first pulumi up");
     const hand = rec.get("by hand: one script, one SSH connection");
     this.scenarios.push({

@@ -28,7 +28,7 @@ die() { printf '%s\n' "$*" >&2; exit 1; }
 refuse_foreign_changes() {
   local path foreign excludes=()
   for path in "${OWNED[@]}"; do excludes+=(":(exclude)$path"); done
-  foreign=$(git status --porcelain -- . "${excludes[@]}")
+  foreign=$(git --no-optional-locks status --porcelain -- . "${excludes[@]}")
   if [ -n "$foreign" ]; then
     die "$REPO has uncommitted changes outside the files skylab-immich owns:
 $foreign
@@ -57,7 +57,7 @@ write_generated_folder() {
 
 commit_owned() {
   local message=$1
-  git add -A -- "${OWNED[@]}"
+  git_add -A -- "${OWNED[@]}"
   if git diff --cached --quiet; then
     echo "config repo: nothing new to commit (HEAD ${PREV_COMMIT:0:12})"
   else
@@ -72,7 +72,7 @@ show_plan() {
   echo "plan (nixos-rebuild dry-activate):"
   if ! plan=$(nixos-rebuild dry-activate "${REBUILD_ARGS[@]}" 2>&1); then
     printf '%s\n' "$plan" | sed 's/^/  /' >&2
-    git reset -q --hard "$PREV_COMMIT"
+    git_locked reset -q --hard "$PREV_COMMIT"
     die "the configuration does not evaluate (see above); $REPO is back on commit ${PREV_COMMIT:0:12} and the host is unchanged"
   fi
   printf '%s\n' "$plan" | sed 's/^/  /'
@@ -366,7 +366,7 @@ rollback() {
   local reason=$1 current head
   say "rolling back: $reason"
   set_status rolling-back
-  git -C "$REPO" reset -q --hard "$PREV_COMMIT"
+  git_locked reset -q --hard "$PREV_COMMIT"
   if [ -z "$PREV_SYSTEM" ]; then
     say "no previous system was active: nothing to re-activate"
   elif [ -x "$PREV_SYSTEM/bin/switch-to-configuration" ]; then

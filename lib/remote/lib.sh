@@ -8,8 +8,15 @@ medias_device() {
   if [ -e "/dev/disk/by-label/$1" ]; then readlink -f "/dev/disk/by-label/$1"; fi
 }
 
-# Several scripts stage files in the same repo ($REPO) at once: git's index.lock admits one, so take turns.
-git_add() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" add "$@"; }
+# Several scripts run git in the same repo ($REPO) at once, and git's index.lock admits one command that
+# writes the index: another one fails ("Unable to create '.../index.lock': File exists"). So every git
+# command that writes the index or the work tree (add, rm, commit, reset, checkout, stash, ...) runs
+# through git_locked, in turn on one lock file in the git dir. Readers take no turn and must take no
+# index.lock either: `git --no-optional-locks status` (plain `git status` holds index.lock while it
+# looks, to refresh the index on the side), `git diff` only with --cached (a work-tree diff refreshes
+# the index whatever the option says). tests/lib/remote/gitCallSites.test.ts holds the scripts to this.
+git_locked() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "$@"; }
+git_add() { git_locked add "$@"; }
 
 # rsync options of every copy of Immich's data onto the subvolume: owners, modes, times, hard links,
 # ACLs, xattrs, numeric ids, a mirror. btrfs.compression is the xattr of the subvolume's compression
@@ -22,7 +29,7 @@ RSYNC_MIRROR=(-aHAX --numeric-ids --delete --sparse --filter='-x btrfs.compressi
 git_commit() {
   local identity=()
   git -C "$REPO" config user.email >/dev/null || identity=(-c user.name=skylab-immich -c user.email=skylab-immich@localhost)
-  flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "${identity[@]}" commit "$@"
+  git_locked "${identity[@]}" commit "$@"
 }
 
 # nixos-rebuild's arguments for the config repo $REPO, in REBUILD_ARGS: a flake, a checkout elsewhere
