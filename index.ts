@@ -81,6 +81,9 @@ export = async () => {
   }, skipLook);
   // The owner's own definitions: identical ones adopted, others refused here, before anything is written.
   const owner = await judgeOwnerOrRefuse(facts, planned, nixos.configRepo);
+  if (facts?.medias.subvolumes?.[storage.subvolume] && !facts.migration.done) {
+    pulumi.log.info(`subvolume ${storage.subvolume} already exists on ${storage.mediasLabel}: it is used as it is, not made again`);
+  }
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
   // The module as found on the host; its script compares that with what it is about to write.
   const found = (key: keyof typeof files): { hostSha256?: string | null; hostText?: string; adopted?: string[][] } => {

@@ -83,6 +83,18 @@ if ! btrfs subvolume show "$target" >/dev/null 2>&1; then
   exit 1
 fi
 
+# A subvolume made by hand is used as it is, but the mirror copy below deletes what the source lacks: files
+# that are not an earlier (interrupted) copy of this program's are never overwritten or deleted.
+# The marker holds the UUID of the subvolume this program started copying into (a subvolume deleted and made
+# again by hand is another one).
+started="$STATE_DIR/migration.started"
+uuid=$(btrfs subvolume show "$target" | sed -n 's/^[[:space:]]*UUID:[[:space:]]*//p')
+if [ "$(cat "$started" 2>/dev/null)" != "$uuid" ] && [ -n "$(find "$target" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
+  echo "subvolume $SUBVOLUME on $MEDIAS_LABEL already holds files that skylab-immich did not copy there (made by hand?); nothing was changed. Fix: move them out of $SUBVOLUME (mount it with: mount -o subvol=$SUBVOLUME /dev/disk/by-label/$MEDIAS_LABEL /mnt), then run up again" >&2
+  exit 1
+fi
+mkdir -p "$STATE_DIR"
+printf '%s\n' "$uuid" >"$started"
 files=$(find "$from" -mindepth 1 | wc -l)
 bytes=$(du -sb "$from" | cut -f1)
 free=$(df -B1 --output=avail "$top" | tail -n1 | tr -d ' ')

@@ -95,3 +95,45 @@ describe("Phases 2 and 3 done by hand", () => {
     expect(await immichAnswers(target)).toContain("pong");
   }, 300_000);
 });
+
+describe("Phase 1 half done: the subvolume made by hand, the plan's fileSystems entry committed, the data not moved", () => {
+  const target = new Target("own1");
+  let original: string;
+  let files: string;
+  let uuid: string;
+
+  beforeAll(async () => {
+    await target.create({ sandbox: { owner: "phase1" } });
+    original = await manifest(target, "/var/lib/immich");
+    files = await ownerFiles(target);
+    uuid = await target.ssh("btrfs subvolume show /mnt/medias/@immich | sed -n 's/^[[:space:]]*UUID:[[:space:]]*//p'");
+  });
+
+  afterAll(async () => {
+    await target.destroy();
+  });
+
+  test("preview adopts the fileSystems entry and the subvolume; up moves the data onto it once; nothing is defined twice", async () => {
+    const preview = await target.preview();
+    expect(preview.code).toBe(0);
+    expect(preview.output).toContain('modules/system/storage.nix: fileSystems."/var/lib/immich".options = ["subvol=@immich","compress=zstd","noatime"]');
+    expect(preview.output).toContain("subvolume @immich already exists on MEDIAS: it is used as it is, not made again");
+    expectSuccess(await target.up());
+    expect(await ownerFiles(target)).toBe(files);
+    expect(await target.ssh("btrfs subvolume show /mnt/medias/@immich | sed -n 's/^[[:space:]]*UUID:[[:space:]]*//p'")).toBe(uuid);
+    expect(await manifest(target, "/var/lib/immich")).toBe(original);
+    expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
+    // NixOS' fstab (the real filesystems module): the entry once, its options once.
+    expect(await target.ssh("grep ' /var/lib/immich ' /etc/fstab")).toBe("/dev/disk/by-label/MEDIAS /var/lib/immich btrfs subvol=@immich,compress=zstd,noatime 0 0\n");
+    expect(await immichAnswers(target)).toContain("pong");
+    expectNoChanges(await target.preview());
+  }, 300_000);
+
+  test("destroy: the owner's own fileSystems entry keeps the data mounted at /var/lib/immich, Immich running on it", async () => {
+    expectSuccess(await target.pulumi(["destroy", "--yes"]));
+    expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
+    expect(await manifest(target, "/var/lib/immich")).toBe(original);
+    expect(await target.ssh("test -d /var/lib/immich.pre-skylab-immich && echo kept")).toBe("kept\n");
+    expect(await immichAnswers(target)).toContain("pong");
+  }, 300_000);
+});

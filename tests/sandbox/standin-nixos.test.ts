@@ -195,3 +195,42 @@ test("without the pinned nixpkgs subset, sandbox:up refuses with the setting and
   expect(result.stderr).toContain("set SKYLAB_NIXPKGS_ORACLE");
   expect(spawnSync("test", ["-e", path.join(REPO_ROOT, ".sandbox", name)]).status).toBe(1);
 });
+
+describe("the host look's question to NixOS (lib/remote/owner-definitions.nix), on the real module system", () => {
+  /** A nixpkgs folder as NixOS' root channel has it: `lib` and `nixos/default.nix` (the sandbox's channel shape). */
+  function channel(): string {
+    const dir = path.join(root, `channel-${++counter}`);
+    mkdirSync(path.join(dir, "nixos"), { recursive: true });
+    spawnSync("ln", ["-s", path.join(nixpkgsOracle(), "lib"), path.join(dir, "lib")]);
+    writeFileSync(path.join(dir, "nixos/default.nix"), `{ configuration }:
+let inherit (import ${path.join(REPO_ROOT, "sandbox/standin/nixos-eval.nix")} { oracle = ${nixpkgsOracle()}; inherit configuration; }) eval;
+in { inherit (eval) config options; }
+`);
+    return dir;
+  }
+
+  test("the owner's definitions with their files and values; NixOS' own and the generated folder's left out; unknown options missing", () => {
+    const owner = "modules/services/immich-owner.nix";
+    const { file, dir } = configuration(generatedBodies(), {
+      [owner]: "{ ... }:\n{\n  services.immich = {\n    enable = true;\n    port = 3001;\n    environment.TZ = lib.mkIf true \"Europe/Paris\";\n  };\n}\n".replace("{ ... }", "{ lib, ... }"),
+    });
+    const request = {
+      generatedDir: GENERATED,
+      paths: [["services", "immich", "port"], ["services", "immich", "enable"], ["users", "groups", "immich"], ["services", "immich", "environment", "TZ"], ["services", "nope", "x"]],
+    };
+    const result = spawnSync("nix-instantiate", [
+      "--eval", "--strict", "--json", "--readonly-mode", "-E", readFileSync(path.join(REPO_ROOT, "lib/remote/owner-definitions.nix"), "utf8"),
+      "--arg", "nixpkgs", channel(), "--arg", "configuration", file, "--argstr", "request", JSON.stringify(request), "--argstr", "repo", dir,
+    ], { encoding: "utf8" });
+    expect(result.stderr).not.toContain("error:");
+    const at = path.join(dir, owner);
+    expect(JSON.parse(result.stdout)).toEqual([
+      { path: ["services", "immich", "port"], option: ["services", "immich", "port"], definitions: [{ file: at, value: 3001 }] },
+      { path: ["services", "immich", "enable"], option: ["services", "immich", "enable"], definitions: [{ file: at, value: true }] },
+      // nixpkgs' immich module defines users.groups.immich; it is NixOS', not the owner's.
+      { path: ["users", "groups", "immich"], option: ["users"], definitions: [] },
+      { path: ["services", "immich", "environment", "TZ"], option: ["services", "immich", "environment"], definitions: [{ file: at, value: { $nonData: "if" } }] },
+      { path: ["services", "nope", "x"], missing: true },
+    ]);
+  });
+});
