@@ -14,10 +14,13 @@ async function ownerFiles(target: Target): Promise<string> {
   return target.ssh(`cd /etc/nixos && sha256sum ${OWNER_FILES.join(" ")}`);
 }
 
-/** Immich's unit is active and its server answers the ping (waited for: it answers a few seconds after a start). */
-async function immichAnswers(target: Target): Promise<string> {
+/**
+ * Immich's unit is active and its server answers the ping (waited for: it answers a few seconds after a start),
+ * at `host`: the program's 127.0.0.1, or nixpkgs' default "localhost" where only the owner's module is left.
+ */
+async function immichAnswers(target: Target, host = "127.0.0.1"): Promise<string> {
   expect((await target.ssh("systemctl is-active immich-server.service")).trim()).toBe("active");
-  const ping = () => target.sshResult("curl -sf http://127.0.0.1:2283/api/server/ping").then((r) => r.stdout);
+  const ping = () => target.sshResult(`curl -sf http://${host}:2283/api/server/ping`).then((r) => r.stdout);
   return waitFor("Immich's ping", ping, (out) => out.includes("pong"));
 }
 
@@ -92,7 +95,7 @@ describe("Phases 2 and 3 done by hand", () => {
     expect((await target.sshResult("findmnt -rn /var/lib/immich")).stdout).toBe("");
     expect(await target.ssh("ls /etc/nixos/modules/generated/skylab-immich")).toBe("default.nix\n");
     expect(await manifest(target, "/var/lib/immich")).toBe(original);
-    expect(await immichAnswers(target)).toContain("pong");
+    expect(await immichAnswers(target, "localhost")).toContain("pong");
   }, 300_000);
 });
 
@@ -134,6 +137,6 @@ describe("Phase 1 half done: the subvolume made by hand, the plan's fileSystems 
     expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
     expect(await manifest(target, "/var/lib/immich")).toBe(original);
     expect(await target.ssh("test -d /var/lib/immich.pre-skylab-immich && echo kept")).toBe("kept\n");
-    expect(await immichAnswers(target)).toContain("pong");
+    expect(await immichAnswers(target, "localhost")).toContain("pong");
   }, 300_000);
 });
