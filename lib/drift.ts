@@ -78,6 +78,13 @@ export function preflightProblems(facts: HostFacts, input: PreflightInput): stri
   for (const tool of input.requiredTools) {
     if (!facts.tools[tool]) problems.push(`\`${tool}\` is not installed on ${input.host}: add it to environment.systemPackages`);
   }
+  const sops = sopsVersion(facts.tools.sops);
+  if (sops && compareVersions(sops, MINIMUM_SOPS) < 0) {
+    problems.push(
+      `\`sops\` on ${input.host} is ${sops.join(".")}: skylab-immich needs ${MINIMUM_SOPS.join(".")} or later (\`sops set --value-stdin\` keeps ` +
+        "secrets out of command lines): update the host's nixpkgs, or put a newer sops in environment.systemPackages",
+    );
+  }
   if (!facts.repo.isGit) {
     problems.push(`${input.configRepo} on ${input.host} is not a git repository: set \`nixos.configRepo\` to your NixOS configuration checkout`);
   } else if (facts.repo.importsGenerated === false) {
@@ -99,4 +106,20 @@ export function preflightProblems(facts: HostFacts, input: PreflightInput): stri
     problems.push(`not enough space on ${input.mediasLabel} for the migration: ${sourceBytes} bytes to copy, ${free} free`);
   }
   return problems;
+}
+
+/** The oldest sops the host scripts work with: `sops set --value-stdin` came in 3.11. */
+export const MINIMUM_SOPS = [3, 11, 0];
+
+/** The version `sops --version` printed ("sops 3.13.2 (latest)"), or undefined when there is none. */
+export function sopsVersion(printed: string | null | undefined): number[] | undefined {
+  const found = /\bsops (\d+)\.(\d+)\.(\d+)/.exec(printed ?? "");
+  return found ? found.slice(1, 4).map(Number) : undefined;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  }
+  return 0;
 }

@@ -56,10 +56,18 @@ export async function judgeOwnerOrRefuse(facts: HostFacts | undefined, planned: 
   if (!owner.options) return undefined;
   const judgement = judgeOwnerDefinitions(planned, owner, repo);
   const problems: string[] = [];
-  if (judgement.missing.length) {
+  const sopsNix = judgement.missing.filter((o) => o.startsWith("sops."));
+  const nixos = judgement.missing.filter((o) => !o.startsWith("sops."));
+  if (nixos.length) {
     problems.push(
-      `the host's nixpkgs (${owner.nixpkgs}) has no option ${judgement.missing.join(", ")}: skylab-immich needs NixOS ` +
+      `the host's nixpkgs (${owner.nixpkgs}) has no option ${nixos.join(", ")}: skylab-immich needs NixOS ` +
         `${MINIMUM_NIXOS} or later. Fix: update the host's nixpkgs (channel or flake input), then run preview again`,
+    );
+  }
+  if (sopsNix.length) {
+    problems.push(
+      `the host's configuration has no option ${sopsNix.join(", ")}: import sops-nix's module (sops-nix with sops.templates, ` +
+        "2023 or later) in the configuration, then run preview again",
     );
   }
   problems.push(...judgement.conflicts.map(conflictMessage));

@@ -135,6 +135,17 @@ describe("preflightProblems", () => {
       ["no filesystem labelled MEDIAS on 192.168.1.20: plug in the drive, or set `storage.mediasLabel` to the label `btrfs filesystem show` prints"],
     ],
     [
+      "sops older than 3.11 (no `sops set --value-stdin`)",
+      (f) => { f.tools.sops = "sops 3.8.1"; },
+      ["`sops` on 192.168.1.20 is 3.8.1: skylab-immich needs 3.11.0 or later (`sops set --value-stdin` keeps secrets out of " +
+        "command lines): update the host's nixpkgs, or put a newer sops in environment.systemPackages"],
+    ],
+    [
+      "sops 3.11.0, the first with --value-stdin, and a version sops does not print are fine",
+      (f) => { f.tools.sops = "sops 3.11.0 (latest)"; f.tools.rsync = "rsync  version 3.2.7"; },
+      [],
+    ],
+    [
       "the label is on another filesystem type",
       (f) => { f.medias.fstype = "ext4"; },
       ["the filesystem labelled MEDIAS (/dev/sdb1) is ext4, not btrfs"],
