@@ -148,9 +148,16 @@ def merged_service_lines(service):
     return lines + unit_pairs(service.get("serviceConfig"))
 
 
-def declared_unit(name, service, reverse):
-    """A `systemd.services.<name>` NixOS declares (not one of the emulated modules' units)."""
+def declared_unit(name, service, reverse, rendered=None):
+    """A `systemd.services.<name>` NixOS declares (not one of the emulated modules' units). With the unit file
+    NixOS' own evaluation rendered for it (`rendered`) and a `script`, that file is used, the script written
+    where the stand-in runs it (NixOS: a unit-script in the store, `#!<bash> -e`)."""
     files = {}
+    if rendered and service.get("script"):
+        script = f"{SCRIPT_DIR}/{name}-start"
+        files[script] = ("#!/bin/bash\nset -e\n" + service["script"], 0o755)
+        return {"files": files, "unit": nixos_unit(rendered, [script], unit_extra=reverse.get(f"{name}.service", []),
+                                                   note=f"{name}'s script as a file of the sandbox")}
     lines = [("Environment", unit_quote(f"PATH={unit_path(service.get('path'))}"))] + merged_service_lines(service)
     if service.get("script"):
         script = f"{SCRIPT_DIR}/{name}-start"
@@ -442,14 +449,18 @@ def declared_services(config, rendered=None):
                 ]),
             }
     proxy = services.get("immich-public-proxy", {})
-    if proxy.get("enable") is True:
+    proxy_argv = [NODE, f"{STANDIN_DIR}/server.js", "--role", "public-proxy", "--host", "127.0.0.1",
+                  "--port", str(proxy.get("port", 3000)), "--immich-url", str(proxy.get("immichUrl", ""))]
+    if proxy.get("enable") is True and "immich-public-proxy.service" in rendered:
+        units["immich-public-proxy.service"] = {"files": {}, "unit": nixos_unit(
+            rendered["immich-public-proxy.service"], proxy_argv, unit_extra=reverse.get("immich-public-proxy.service", []),
+            note="immich-public-proxy runs a stand-in that answers /share/healthcheck")}
+    elif proxy.get("enable") is True:
         units["immich-public-proxy.service"] = {
             "files": {},
             "unit": unit_file("Immich public proxy (sandbox stand-in: answers /share/healthcheck)", [
                 ("DynamicUser", "true"),
-                ("ExecStart", exec_line([NODE, f"{STANDIN_DIR}/server.js", "--role", "public-proxy",
-                                         "--host", "127.0.0.1", "--port", str(proxy.get("port", 3000)),
-                                         "--immich-url", str(proxy.get("immichUrl", ""))])),
+                ("ExecStart", exec_line(proxy_argv)),
                 ("Restart", "on-failure"),
             ]),
         }
@@ -468,7 +479,7 @@ def declared_services(config, rendered=None):
             }
     for name, service in sorted(declared.items()):
         if f"{name}.service" not in units:
-            units[f"{name}.service"] = declared_unit(name, service, reverse)
+            units[f"{name}.service"] = declared_unit(name, service, reverse, rendered.get(f"{name}.service"))
     return units
 
 

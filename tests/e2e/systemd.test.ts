@@ -63,7 +63,7 @@ function unitLines(text: string): string[] {
   return lines.sort();
 }
 
-test("immich-server runs nixpkgs' own unit: the text the pinned nixpkgs' check.nix renders, only the program and PATH replaced", async () => {
+test("Immich's units are nixpkgs' own: the text the pinned nixpkgs' check.nix renders, only the program and PATH replaced", async () => {
   const oracle = "/usr/local/lib/nixos-rebuild-standin/nixpkgs-oracle";
   // check.nix (the subset's own entry point) over the host's configuration; nixos-extra.nix declares the
   // namespaces of configuration.nix that the subset does not know (time.timeZone).
@@ -71,7 +71,8 @@ test("immich-server runs nixpkgs' own unit: the text the pinned nixpkgs' check.n
     `cd ${oracle} && nix-instantiate --eval --strict --json --readonly-mode check.nix ` +
       "--arg configuration '[ /usr/local/lib/nixos-rebuild-standin/nixos-extra.nix /etc/nixos/configuration.nix ]' 2>/dev/null",
   )) as { units: Record<string, string | null> };
-  for (const unit of ["immich-server", "immich-machine-learning"]) {
+  // nixpkgs' immich units, and the program's own oneshot as NixOS' systemd library renders it.
+  for (const unit of ["immich-server", "immich-machine-learning", "immich-db-password"]) {
     const expected = unitLines(rendered.units[unit] ?? "");
     const running = unitLines(await target.ssh(`cat /etc/systemd/system/${unit}.service`));
     const replaced = (l: string) => /^\[Service\] (ExecStart=|Environment="PATH=)/.test(l);

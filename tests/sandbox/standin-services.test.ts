@@ -76,3 +76,20 @@ test("with the script fixed, the service and immich-server start; PostgreSQL run
   // The Immich stand-in logged in by the socket (DB_URL, as nixpkgs' module sets it).
   expect(await run("journalctl --no-pager -o cat -u immich-server.service")).toContain("connected to PostgreSQL (immich on /run/postgresql, role immich)");
 });
+
+test("units from nixpkgs' own rendering: a declared service's file is NixOS', only ExecStart is the script's file; immich-public-proxy's is nixpkgs' with the stand-in program", async () => {
+  const hello = await run("cat /etc/systemd/system/hello.service");
+  expect(hello.split("\n")[0]).toBe("# nixpkgs' unit file for this configuration (sandbox: hello's script as a file of the sandbox; program and PATH replaced)");
+  expect(hello).toContain('\nExecStart="/usr/local/lib/nixos-standin-units/hello-start"\n');
+  expect(hello).toContain('\nEnvironment="GREETING=hello from \\"hello\\""\n');
+  await addModule("proxy.nix", '{ ... }:\n{\n  services.immich-public-proxy = { enable = true; immichUrl = "http://127.0.0.1:2283"; port = 3000; };\n}\n');
+  await run("nixos-rebuild switch");
+  const proxy = await run("cat /etc/systemd/system/immich-public-proxy.service");
+  // nixpkgs' immich-public-proxy.nix: a DynamicUser named ipp, its port and Immich's URL in the environment.
+  for (const line of ["DynamicUser=true", "User=ipp", 'Environment="IPP_PORT=3000"', 'Environment="IMMICH_URL=http://127.0.0.1:2283"', "ProtectHome=true"]) {
+    expect(proxy).toContain(`\n${line}\n`);
+  }
+  expect(proxy).toMatch(/\nExecStart="\/usr\/bin\/node" "\/usr\/local\/lib\/immich-standin\/server.js" "--role" "public-proxy"/);
+  expect(await run("systemctl is-active immich-public-proxy.service")).toBe("active\n");
+  expect(await run("systemctl show -p User --value immich-public-proxy.service")).toBe("ipp\n");
+});
