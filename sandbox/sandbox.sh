@@ -156,6 +156,7 @@ allocate_index() {
   local used=() index dir
   for dir in "$sandboxes"/*/; do
     [[ -f $dir/index ]] && used+=("$(cat "$dir/index")")
+    [[ -f $dir/taken-indexes ]] && mapfile -t -O "${#used[@]}" used < "$dir/taken-indexes"
   done
   for ((index = 1; index < 255; index++)); do
     [[ " ${used[*]} " == *" $index "* ]] && continue
@@ -298,10 +299,17 @@ up() {
   started=$SECONDS
   mkdir -p "$state"
   chmod 0700 "$state"
-  # Sandboxes made at the same time must not pick the same index: allocate under a lock.
+  # Sandboxes made at the same time must not pick the same index: allocate under a lock, and claim it at once
+  # with the network namespace and the host side of the veth pair (a sandbox of another checkout, which
+  # this lock does not cover, makes `ip link add` of the same name fail: the next free index is taken).
+  ip netns add "$netns"
   exec {index_lock}> "$sandboxes/.index.lock"
   flock "$index_lock"
-  index=$(allocate_index)
+  while :; do
+    index=$(allocate_index) || fail_up "no free sandbox address left in 10.231.0.0/16"
+    ip link add "$(host_veth "$index")" type veth peer name "$(sandbox_veth "$index")" netns "$netns" 2> /dev/null && break
+    printf '%s\n' "$index" >> "$state/taken-indexes"
+  done
   printf '%s\n' "$index" > "$state/index"
   flock -u "$index_lock"
   host_address=10.231.$index.1
@@ -317,8 +325,6 @@ up() {
   printf '%s\n' "$loop" > "$state/loop"
   mkfs.btrfs -q -f -L MEDIAS "$loop" > /dev/null
 
-  ip netns add "$netns"
-  ip link add "$(host_veth "$index")" type veth peer name "$(sandbox_veth "$index")" netns "$netns"
   ip addr add "$host_address/30" dev "$(host_veth "$index")"
   ip link set "$(host_veth "$index")" up
   ip -n "$netns" addr add "$sandbox_address/30" dev "$(sandbox_veth "$index")"
