@@ -29,11 +29,26 @@ function pattern(regex: RegExp, rule: string, fix = "") {
   });
 }
 
-/** Absolute, normalized, no control characters. Spaces, quotes, `$` and unicode are fine. */
+/**
+ * Absolute, normalized, no control characters, no backslash, no white space at the end: a path that reaches the
+ * host's fstab and mount units exactly as written. Spaces inside, quotes, `$`, `${` and unicode are fine.
+ */
 export const absolutePath = z.string().superRefine((value, ctx) => {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) {
     ctx.addIssue({ code: "custom", message: `must not contain control characters (got ${JSON.stringify(value)}): fstab and systemd cannot express them` });
+  } else if (value.includes("\\")) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must not contain a backslash (got ${JSON.stringify(value)}): NixOS writes it into /etc/fstab as it is, where \`\\\` ` +
+        "starts an escape, so the mount would name another path; rename the folder",
+    });
+  } else if (/\s$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must not end with white space (got ${JSON.stringify(value)}): systemd drops white space at the end of a unit's ` +
+        "value (the mount unit's What= and Where=), so the mount would name another path; rename the folder",
+    });
   } else if (!value.startsWith("/")) {
     ctx.addIssue({ code: "custom", message: `must be an absolute path (got ${JSON.stringify(value)}): write it from the root, e.g. "/${value.replace(/^\.?\/*/, "")}"` });
   } else if (posix.normalize(value) !== value || (value.length > 1 && value.endsWith("/"))) {

@@ -23,9 +23,18 @@ export function sopsSecretPath(key: string): string {
   return `/run/secrets/${key}`;
 }
 
-/** A file name for a path: "/var/lib/immich" → "var-lib-immich". */
+/**
+ * A file name for an absolute path, one to one (two paths never share one): "/var/lib/immich" → "var-lib-immich".
+ * `/` becomes `-`; letters, digits and `.` stay; every other byte of the UTF-8 text becomes `_` and two hex digits
+ * (`/var/lib-immich` → "var-lib_2dimmich", `/media/my "immich"` → "media-my_20_22immich_22"); `/` alone is "_".
+ */
 export function slug(path: string): string {
-  return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase() || "root";
+  let name = "";
+  for (const byte of Buffer.from(path.replace(/^\//, ""), "utf8")) {
+    const ch = String.fromCharCode(byte);
+    name += ch === "/" ? "-" : /[A-Za-z0-9.]/.test(ch) ? ch : `_${byte.toString(16).padStart(2, "0")}`;
+  }
+  return name || "_";
 }
 
 /** The tools the program's scripts run on the host: the host look reports each, preflight refuses a missing one. */

@@ -21,7 +21,10 @@ const base = { connection: connectionInput(), configRepo: "/etc/nixos" };
 
 test("module paths: one per mount point (as a file name), one per concern", () => {
   expect(FileSystemMount.modulePath(GEN, "/var/lib/immich")).toBe(`${GEN}/storage-var-lib-immich.nix`);
-  expect(BindMount.modulePath(GEN, "/media/my \"immich\"")).toBe(`${GEN}/storage-media-my-immich.nix`);
+  expect(BindMount.modulePath(GEN, "/media/my \"immich\"")).toBe(`${GEN}/storage-media-my_20_22immich_22.nix`);
+  // One to one: paths that differ only in punctuation or case never share a file.
+  expect(BindMount.modulePath(GEN, "/var/lib-immich")).toBe(`${GEN}/storage-var-lib_2dimmich.nix`);
+  expect(FileSystemMount.modulePath(GEN, "/var/lib/Immich")).toBe(`${GEN}/storage-var-lib-Immich.nix`);
   expect(SopsSecret.modulePath(GEN)).toBe(`${GEN}/secrets.nix`);
   expect(NginxVhost.modulePath(GEN)).toBe(`${GEN}/nginx.nix`);
   expect(ImmichModule.modulePath(GEN)).toBe(`${GEN}/immich.nix`);
@@ -105,4 +108,19 @@ describe("declaredOptions", () => {
   ])("%s: the declared fallback", (_name, body) => {
     expect(declaredOptions(body, "/m", ["x"])).toStrictEqual(["x"]);
   });
+});
+
+test("module file names are one to one with mount points (property: any two different paths, two names)", () => {
+  // fast-check: paths of awkward segments; the name is a plain file name and decodes back to the path.
+  const fc = require("fast-check") as typeof import("fast-check");
+  const segment = fc.string({ unit: "grapheme", minLength: 1, maxLength: 6 }).filter((s) => !s.includes("/") && s !== "." && s !== "..");
+  const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => `/${parts.join("/")}`);
+  const decode = (name: string) =>
+    `/${Buffer.from(name.replace(/-/g, "/").replace(/_([0-9a-f]{2})/g, (_m, hex: string) => `%${hex}`).split("%").map((part, i) =>
+      i === 0 ? part : String.fromCharCode(parseInt(part.slice(0, 2), 16)) + part.slice(2)).join(""), "latin1").toString("utf8")}`;
+  fc.assert(fc.property(path, (p) => {
+    const name = BindMount.modulePath(GEN, p).slice(`${GEN}/storage-`.length, -".nix".length);
+    expect(name).toMatch(/^[A-Za-z0-9._-]+$/);
+    expect(decode(name)).toBe(p);
+  }), { numRuns: 300 });
 });

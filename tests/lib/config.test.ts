@@ -103,6 +103,18 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
       ['`storage.mountPoint` must not contain control characters (got "/var/lib/im\\nmich"): fstab and systemd cannot express them'],
     ],
     [
+      "backslash in a path",
+      "pictures.source", "/home/zipang/Pictures/Digi\\cam",
+      ['`pictures.source` must not contain a backslash (got "/home/zipang/Pictures/Digi\\\\cam"): NixOS writes it into /etc/fstab ' +
+        "as it is, where `\\` starts an escape, so the mount would name another path; rename the folder"],
+    ],
+    [
+      "white space at the end of a path",
+      "pictures.mountPoint", "/media/immich ",
+      ['`pictures.mountPoint` must not end with white space (got "/media/immich "): systemd drops white space at the end of a ' +
+        "unit's value (the mount unit's What= and Where=), so the mount would name another path; rename the folder"],
+    ],
+    [
       "unknown compression",
       "storage.compression", "brotli",
       ['`storage.compression` must be one of zstd, zlib, lzo, optionally with a level like "zstd:3" (got "brotli")'],
