@@ -78,6 +78,7 @@ export = async () => {
     mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mounts: expectedMounts, configRepo: nixos.configRepo,
     files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir: STATE_DIR,
     sopsFile: secrets.sopsFile, sopsKeys, ageKeyFile: secrets.ageKeyFile, ownedPaths, ownerPaths: ownerRequestPaths(planned),
+    folders: [{ path: pictures.source, key: "pictures.source" }],
   }, skipLook);
   // The owner's own definitions: identical ones adopted, others refused here, before anything is written.
   const owner = await judgeOwnerOrRefuse(facts, planned, nixos.configRepo);

@@ -62,6 +62,8 @@ export interface PreflightInput {
   importPath: string;
   requiredTools: string[];
   host: string;
+  /** Folders that must exist, with the stack key that names each. */
+  folders?: { path: string; key: string }[];
 }
 
 /** What makes an `up` certain to fail, each with what to do. Empty when the host is ready. */
@@ -99,6 +101,11 @@ export function preflightProblems(facts: HostFacts, input: PreflightInput): stri
         facts.repo.foreignChanges.map((line) => `      ${line}`).join("\n") +
         "\n    commit or stash them first (an apply commits, and a rollback returns the repo to its previous commit: it must not take your work with it)",
     );
+  }
+  for (const folder of input.folders ?? []) {
+    if (facts.folders?.[folder.path] === false) {
+      problems.push(`\`${folder.key}\` is ${JSON.stringify(folder.path)}, which is not a folder on ${input.host}: set it to the folder to show (e.g. the plan's /home/zipang/Pictures/Digicam)`);
+    }
   }
   const { sourceBytes } = facts.migration;
   const free = facts.medias.freeBytes;

@@ -25,7 +25,7 @@ export async function lookBeforeConverging(
   );
   const problems = preflightProblems(facts, {
     mediasLabel: request.mediasLabel, configRepo: request.configRepo, importPath: request.importPath, host: connection.host,
-    requiredTools: [...REQUIRED_TOOLS],
+    requiredTools: [...REQUIRED_TOOLS], folders: request.folders,
   });
   if (problems.length) {
     await refuse(`SKYLAB is not ready; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);

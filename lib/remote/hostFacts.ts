@@ -58,6 +58,8 @@ export interface HostFacts {
   };
   system: { current: string | null; profile: string | null };
   migration: { done: boolean; sourceBytes: number | null };
+  /** Each requested folder (the Pictures folder): present as a folder. */
+  folders?: Record<string, boolean>;
   tools: Record<string, string | null>;
   /** The owner's own definitions of the options the program defines (lib/ownerDefinitions.ts). */
   owner?: OwnerFacts;
@@ -74,6 +76,8 @@ export interface LookRequest {
   /** The generated folder the host configuration must import. */
   importPath: string;
   migrationSource: string;
+  /** Folders that must exist on the host, with the stack key that names each (the Pictures folder). */
+  folders?: { path: string; key: string }[];
   stateDir: string;
   sopsFile: string;
   sopsKeys: string[];
@@ -99,6 +103,7 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     FILES: request.files.join("\n"),
     IMPORT_PATH: request.importPath,
     MIGRATION_SOURCE: request.migrationSource,
+    FOLDERS: (request.folders ?? []).map((f) => f.path).join("\n"),
     STATE_DIR: request.stateDir,
     SOPS_FILE: request.sopsFile,
     SOPS_KEYS: request.sopsKeys.join("\n"),

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "fs";
 import { readConnection } from "../../sandbox";
-import { expectNoChanges, expectSuccess, shellWord, Target } from "./helpers";
+import { expectNoChanges, expectSuccess, hostState, shellWord, Target } from "./helpers";
 
 const target = new Target("conf1");
 const AWKWARD_SOURCE = `/home/zipang/Pictures/Digi cam "2024" $HOME 'é'`;
@@ -65,10 +65,20 @@ test("a Pictures folder and a mount point with spaces, quotes, $ and unicode wor
   expect(fsroot).toBe(`/@pictures/Digi cam "2024" $HOME 'é'`);
   expect(options.split(",")).toContain("ro");
   expect(await target.ssh(`ls ${shellWord(AWKWARD_TARGET)} | wc -l`)).toBe("5\n");
-  const module = await target.ssh("cat /etc/nixos/modules/generated/skylab-immich/storage-media-immich-library-x.nix");
+  const module = await target.ssh("cat /etc/nixos/modules/generated/skylab-immich/storage-media-immich_20_22library_22_20_24x.nix");
   expect(module).toContain(`"/media/immich \\"library\\" $x" = {`);
   expect(module).toContain(`device = "/home/zipang/Pictures/Digi cam \\"2024\\" $HOME 'é'";`);
   expectNoChanges(await target.up());
+});
+
+test("a Pictures folder that is not on the host: preview refuses naming the key, before anything changes", async () => {
+  await target.reconfigure({ config: { pictures: { source: "/home/zipang/Pictures/Digicma", mountPoint: AWKWARD_TARGET } } });
+  const before = await hostState(target);
+  const preview = await target.preview();
+  expect(preview.code).not.toBe(0);
+  expect(preview.output).toContain("SKYLAB is not ready; nothing was changed");
+  expect(preview.output).toContain('`pictures.source` is "/home/zipang/Pictures/Digicma", which is not a folder on');
+  expect(await hostState(target)).toEqual(before);
 });
 
 test("an admin user with passwordless sudo (become: sudo) converges the same host", async () => {

@@ -122,6 +122,7 @@ describe("preflightProblems", () => {
     importPath: "modules/generated/skylab-immich",
     requiredTools: ["btrfs", "rsync"],
     host: "192.168.1.20",
+    folders: [{ path: "/home/zipang/Pictures/Digicma", key: "pictures.source" }, { path: "/srv/ok", key: "other" }],
   };
 
   test("a ready host has no problems", () => {
@@ -133,6 +134,12 @@ describe("preflightProblems", () => {
       "no filesystem with the label",
       (f) => { f.medias.device = null; },
       ["no filesystem labelled MEDIAS on 192.168.1.20: plug in the drive, or set `storage.mediasLabel` to the label `btrfs filesystem show` prints"],
+    ],
+    [
+      "the Pictures folder is not there",
+      (f) => { f.folders = { "/home/zipang/Pictures/Digicma": false, "/srv/ok": true }; },
+      ['`pictures.source` is "/home/zipang/Pictures/Digicma", which is not a folder on 192.168.1.20: set it to the folder to show ' +
+        "(e.g. the plan's /home/zipang/Pictures/Digicam)"],
     ],
     [
       "sops older than 3.11 (no `sops set --value-stdin`)",
