@@ -4,6 +4,7 @@ import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
 import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
 import { VerificationCheck } from "./verification";
+import { createHash } from "crypto";
 import { engineInputs } from "./inputs";
 import { loadScript } from "./shell";
 
@@ -70,7 +71,7 @@ export class SopsSecret extends pulumi.ComponentResource {
           GENERATE: value === undefined ? "true" : "false",
           STATE_DIR: args.stateDir ?? STATE_DIR,
         },
-        stdin: value === undefined ? undefined : pulumi.secret(value),
+        stdin: value === undefined ? undefined : pulumi.secret(pulumi.output(value).apply(sopsSetInput)),
         logOutput: false,
         drift: args.valueDrift,
       },
@@ -87,6 +88,16 @@ export class SopsSecret extends pulumi.ComponentResource {
   static modulePath(generatedDir: string): string {
     return `${generatedDir}/secrets.nix`;
   }
+}
+
+/**
+ * What the value script reads on its standard input (sops-secret-set.sh): the sha256 of the value (to compare with
+ * what the sops file holds, without the shell ever handling the plaintext), then the value as one JSON string, the
+ * form `sops set --value-stdin` takes: JSON.stringify is the one encoder, so line breaks, tabs, quotes, backslashes
+ * and any control character arrive as they are.
+ */
+export function sopsSetInput(value: string): string {
+  return `${createHash("sha256").update(value, "utf8").digest("hex")}\n${JSON.stringify(value)}\n`;
 }
 
 export function sopsSecretModule(args: Pick<SopsSecretArgs, "key" | "owner" | "group" | "mode" | "restartUnits" | "envTemplate">): NixAttrs {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareTunnel, cloudflareTunnelModule, tunnelProblem } from "../../components/CloudflareTunnel";
+import { sopsSetInput } from "../../components/SopsSecret";
 import { renderModule, renderModuleJson } from "../../lib/nix";
 import {
   connectionInput, expectModuleFileTree, installMocks, NIX_MODULE_FILE, RECORDED_CONNECTION, REMOTE_SCRIPT, script, secretValue, urnOf,
@@ -102,7 +103,7 @@ describe("CloudflareTunnel component", () => {
         REPO: "/etc/nixos", SOPS_FILE: "secrets/secrets.yaml", KEY_PATH: "cloudflared/credentials",
         AGE_KEY_FILE: "/var/lib/sops-nix/key.txt", GENERATE: "false", STATE_DIR: "/var/lib/skylab-immich",
       },
-      stdin: secretValue(CREDENTIALS),
+      stdin: secretValue(sopsSetInput(CREDENTIALS)),
       drift: "cloudflared/credentials is missing from secrets/secrets.yaml",
       logOutput: false,
     });

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SopsSecret, sopsSecretModule } from "../../components/SopsSecret";
+import { SopsSecret, sopsSecretModule, sopsSetInput } from "../../components/SopsSecret";
 import { NixExpr, renderModule } from "../../lib/nix";
 import {
   connectionInput, expectModuleFileTree, installMocks, NIX_MODULE_FILE, RECORDED_CONNECTION, REMOTE_SCRIPT, script, secretValue, urnOf,
@@ -84,7 +84,8 @@ describe("SopsSecret component", () => {
       create: script("sops-secret-set.sh"),
       delete: script("sops-secret-remove.sh"),
       values: { ...VALUE_VALUES, GENERATE: "false" },
-      stdin: secretValue("hunter2 'quoted' $x"),
+      // The value's sha256 and the value as one JSON string, the form `sops set --value-stdin` takes.
+      stdin: secretValue(sopsSetInput("hunter2 'quoted' $x")),
       drift: "immich/db_password is missing from secrets/secrets.yaml",
       logOutput: false,
     });
@@ -99,7 +100,7 @@ describe("SopsSecret component", () => {
   test("an output value that is not marked secret is still sent as a secret", async () => {
     new SopsSecret("unmarked", { connection: connectionInput(), ...PLAIN_ARGS, value: pulumi.output("pw") });
     await mocks.settle();
-    expect(mocks.byName("unmarked-value").inputs.stdin).toStrictEqual(secretValue("pw"));
+    expect(mocks.byName("unmarked-value").inputs.stdin).toStrictEqual(secretValue(sopsSetInput("pw")));
   });
 
   test("no value: generated on the host (GENERATE true, no stdin at all)", async () => {
