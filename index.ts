@@ -8,13 +8,13 @@ import { CloudflareTunnel } from "./components/CloudflareTunnel";
 import { DataMigration } from "./components/DataMigration";
 import { FileSystemMount, fileSystemModule } from "./components/FileSystemMount";
 import { ImmichExternalLibrary } from "./components/ImmichExternalLibrary";
-import { IMMICH_DB_PASSWORD_UNIT, IMMICH_STATE_DIRECTORY_MODE, ImmichModule, immichModule, immichUnits } from "./components/ImmichModule";
+import { IMMICH_DB_PASSWORD_UNIT, IMMICH_STATE_DIRECTORY_MODE, ImmichModule, immichModule, immichServiceUnits, immichUnits } from "./components/ImmichModule";
 import { NginxVhost, nginxVhostModule } from "./components/NginxVhost";
 import { NixosApply } from "./components/NixosApply";
 import { SopsSecret, sopsSecretModule } from "./components/SopsSecret";
 import { snapshotFolder } from "./lib/config";
-import { IMMICH_SERVER_UNIT, NGINX_ORIGIN, STATE_DIR } from "./lib/constants";
-import { IN_SYNC, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift } from "./lib/drift";
+import { IMMICH_SERVER_UNIT, NGINX_ORIGIN, NGINX_UNIT, STATE_DIR } from "./lib/constants";
+import { IN_SYNC, joinDrift, migrationDrift, mountsDrift, sopsKeyDrift, subvolumeDrift, unitsDrift } from "./lib/drift";
 import { HostFacts } from "./lib/remote/hostFacts";
 import { judgeOwnerOrRefuse, lookBeforeConverging } from "./lib/look";
 import { ownerRequestPaths, PlannedModule } from "./lib/ownerDefinitions";
@@ -73,12 +73,14 @@ export = async () => {
     { file: files.immich, body: immichModule(immichArgs) },
     { file: files.nginx, body: nginxVhostModule(vhostArgs) },
   ];
+  // The units the configuration runs: one stopped or failed by hand is drift, started by the verified apply.
+  const declaredUnits = [...immichServiceUnits(immichArgs), NGINX_UNIT];
   const skipLook = !config.hostLook || process.env.SKYLAB_SKIP_HOST_LOOK === "1";
   const facts = await lookBeforeConverging(connection, privateKey, {
     mediasLabel: storage.mediasLabel, subvolumes: [storage.subvolume], mounts: expectedMounts, configRepo: nixos.configRepo,
     files: Object.values(files), importPath: gen, migrationSource: storage.mountPoint, stateDir: STATE_DIR,
     sopsFile: secrets.sopsFile, sopsKeys, ageKeyFile: secrets.ageKeyFile, ownedPaths, ownerPaths: ownerRequestPaths(planned),
-    folders: [{ path: pictures.source, key: "pictures.source" }],
+    folders: [{ path: pictures.source, key: "pictures.source" }], units: declaredUnits,
   }, skipLook);
   // The owner's own definitions: identical ones adopted, others refused here, before anything is written.
   const owner = await judgeOwnerOrRefuse(facts, planned, nixos.configRepo);
@@ -154,7 +156,9 @@ export = async () => {
       keep: storage.snapshots.keep, mountPoint: storage.mountPoint, units: dataUnits,
     },
     // Live mounts are the running system's business only when the mode activates.
-    drift: rebuildEffects(nixos.mode).activates ? drift((f) => mountsDrift(f, expectedMounts)) : IN_SYNC,
+    drift: rebuildEffects(nixos.mode).activates
+      ? drift((f) => joinDrift(mountsDrift(f, expectedMounts), unitsDrift(f, declaredUnits)))
+      : IN_SYNC,
   }, { dependsOn: parts });
 
   // The External Library goes through Immich's API, so it waits for the applied (and verified) system.

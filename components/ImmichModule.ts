@@ -43,9 +43,8 @@ export class ImmichModule extends pulumi.ComponentResource {
     this.module = generatedModule(this, name, args, "ImmichModule", immichModule(args));
     this.dataUnits = immichUnits(args.machineLearning);
     const address = args.host.includes(":") ? `[${args.host}]` : args.host;
-    const databaseUnits = args.databaseMode === "tcp" ? [POSTGRESQL_UNIT, IMMICH_DB_PASSWORD_UNIT] : [POSTGRESQL_UNIT];
     this.checks = [
-      ...[...databaseUnits, ...this.dataUnits].map((unit): VerificationCheck => ({ kind: "unit", unit })),
+      ...immichServiceUnits(args).map((unit): VerificationCheck => ({ kind: "unit", unit })),
       { kind: "http", url: `http://${address}:${args.port}/api/server/ping`, expect: "pong" },
     ];
     this.registerOutputs({ module: this.module.path, checks: this.checks });
@@ -133,6 +132,12 @@ function dbPasswordUnit(args: Pick<ImmichModuleArgs, "dbPasswordSecret">): NixAt
     },
     script: DB_PASSWORD_SCRIPT,
   };
+}
+
+/** Every unit the module runs, the database's first: what the verification and the host look check. */
+export function immichServiceUnits(args: Pick<ImmichModuleArgs, "databaseMode" | "machineLearning">): string[] {
+  const database = args.databaseMode === "tcp" ? [POSTGRESQL_UNIT, IMMICH_DB_PASSWORD_UNIT] : [POSTGRESQL_UNIT];
+  return [...database, ...immichUnits(args.machineLearning)];
 }
 
 /** Immich's units: the server, and the machine-learning service when it is enabled. */

@@ -56,6 +56,24 @@ export function mountsDrift(facts: HostFacts, expected: ExpectedMount[]): string
   return reasons.length ? reasons.join("; ") : IN_SYNC;
 }
 
+/**
+ * The units the configuration runs that are not running (stopped or failed by hand, or crashed), or IN_SYNC:
+ * `up` starts them through the verified apply. A unit the look did not report is not drift.
+ */
+export function unitsDrift(facts: HostFacts, units: string[]): string {
+  const reasons = units.flatMap((unit) => {
+    const state = facts.units?.[unit];
+    return state === undefined || state === "active" ? [] : [`${unit} is ${state} (the configuration runs it)`];
+  });
+  return reasons.length ? reasons.join("; ") : IN_SYNC;
+}
+
+/** Several drift reasons as one: IN_SYNC when every one is. */
+export function joinDrift(...reasons: string[]): string {
+  const found = reasons.filter((r) => r !== IN_SYNC);
+  return found.length ? found.join("; ") : IN_SYNC;
+}
+
 export interface PreflightInput {
   mediasLabel: string;
   configRepo: string;

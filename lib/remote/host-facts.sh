@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The read-only look at the host that previews and drift checks rest on, as one JSON document.
 # Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
-# Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE FOLDERS STATE_DIR SOPS_FILE SOPS_KEYS
+# Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE FOLDERS UNITS (array) STATE_DIR SOPS_FILE SOPS_KEYS
 #         AGE_KEY_FILE OWNED_PATHS (lists newline-separated); MOUNT_POINTS MOUNT_OPTIONS (arrays of the
 #         same length: each declared mount and its options, comma-separated); TOOLS (array: the tools
 #         the program's scripts run on the host); OWNER_NIX OWNER_REQUEST (the owner's definitions: the Nix
@@ -150,6 +150,15 @@ if [ -d "$MIGRATION_SOURCE" ] && ! findmnt -rn --mountpoint "$MIGRATION_SOURCE" 
 fi
 printf ',"migration":{"done":%s,"sourceBytes":%s}' \
   "$([ -f "$STATE_DIR/migration.done" ] && echo true || echo false)" "${bytes:-null}"
+# The units the configuration runs (UNITS, an array): their state, where systemd runs.
+printf ',"units":{'
+if [ -d /run/systemd/system ]; then
+  for i in "${!UNITS[@]}"; do
+    [ "$i" -eq 0 ] || printf ','
+    printf '%s:%s' "$(json_string "${UNITS[$i]}")" "$(json_string "$(systemctl is-active "${UNITS[$i]}" 2>/dev/null || true)")"
+  done
+fi
+printf '}'
 # The folders the program shows or mounts from (the Pictures folder): is each there, as a folder?
 printf ',"folders":{'
 first=1

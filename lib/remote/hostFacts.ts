@@ -58,6 +58,8 @@ export interface HostFacts {
   };
   system: { current: string | null; profile: string | null };
   migration: { done: boolean; sourceBytes: number | null };
+  /** Each requested unit's `systemctl is-active` state (absent where the host has no systemd). */
+  units?: Record<string, string>;
   /** Each requested folder (the Pictures folder): present as a folder. */
   folders?: Record<string, boolean>;
   tools: Record<string, string | null>;
@@ -76,6 +78,8 @@ export interface LookRequest {
   /** The generated folder the host configuration must import. */
   importPath: string;
   migrationSource: string;
+  /** Units the configuration runs: the look reports whether each is running. */
+  units?: string[];
   /** Folders that must exist on the host, with the stack key that names each (the Pictures folder). */
   folders?: { path: string; key: string }[];
   stateDir: string;
@@ -104,6 +108,7 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     IMPORT_PATH: request.importPath,
     MIGRATION_SOURCE: request.migrationSource,
     FOLDERS: (request.folders ?? []).map((f) => f.path).join("\n"),
+    UNITS: request.units ?? [],
     STATE_DIR: request.stateDir,
     SOPS_FILE: request.sopsFile,
     SOPS_KEYS: request.sopsKeys.join("\n"),

@@ -68,6 +68,22 @@ const handChanges: {
     expected: "noatime\n",
   },
   {
+    name: "immich-server stopped by hand (nginx answers 502)",
+    change: "systemctl stop immich-server.service",
+    resource: "nixos-apply-rebuild",
+    reason: "immich-server.service is inactive (the configuration runs it)",
+    check: "systemctl is-active immich-server.service",
+    expected: "active\n",
+  },
+  {
+    name: "nginx stopped by hand",
+    change: "systemctl stop nginx.service",
+    resource: "nixos-apply-rebuild",
+    reason: "nginx.service is inactive (the configuration runs it)",
+    check: "systemctl is-active nginx.service",
+    expected: "active\n",
+  },
+  {
     name: "the compression property removed",
     change: "btrfs property set /var/lib/immich compression ''",
     resource: "immich-subvolume-subvolume",

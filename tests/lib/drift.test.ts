@@ -5,7 +5,9 @@ import {
   moduleFileDrift,
   mountsDrift,
   PreflightInput,
+  joinDrift,
   preflightProblems,
+  unitsDrift,
   sopsKeyDrift,
   subvolumeDrift,
 } from "../../lib/drift";
@@ -238,5 +240,22 @@ describe("migrationDrift", () => {
     const facts = readyHost();
     facts.migration = migration;
     expect(migrationDrift(facts, "/var/lib/immich", "@immich")).toBe(expected);
+  });
+});
+
+describe("unitsDrift, joinDrift", () => {
+  test("a unit the configuration runs that is not active is drift, with its state; an unreported one is not", () => {
+    const facts = readyHost();
+    facts.units = { "immich-server.service": "inactive", "nginx.service": "failed", "postgresql.service": "active" };
+    expect(unitsDrift(facts, ["postgresql.service", "immich-server.service", "nginx.service", "unknown.service"])).toBe(
+      "immich-server.service is inactive (the configuration runs it); nginx.service is failed (the configuration runs it)",
+    );
+    facts.units = { "immich-server.service": "active" };
+    expect(unitsDrift(facts, ["immich-server.service"])).toBe(IN_SYNC);
+  });
+
+  test("joinDrift: the reasons that are not in sync, in order", () => {
+    expect(joinDrift(IN_SYNC, IN_SYNC)).toBe(IN_SYNC);
+    expect(joinDrift("a", IN_SYNC, "b")).toBe("a; b");
   });
 });
