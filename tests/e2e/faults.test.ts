@@ -9,7 +9,7 @@
 import { execFileSync } from "child_process";
 import { readConnection } from "../../sandbox";
 import {
-  applyStatuses, checkoutProcesses, expectNoChanges, expectSuccess, hostState, migrationCopyPids, startUp, Target, waitFor,
+  applyJobs, checkoutProcesses, expectNoChanges, expectSuccess, hostState, migrationCopyPids, newJobStatus, startUp, Target, waitFor,
 } from "./helpers";
 
 type HostState = Awaited<ReturnType<typeof hostState>>;
@@ -175,7 +175,12 @@ describe("faults of the apply, on a converged host", () => {
     size += 1;
     await target.reconfigure({ config: { nginx: { clientMaxBodySize: `${size}M` }, ...timeouts } });
   }
-  const activating = () => waitFor("the apply job to activate", () => applyStatuses(target), (s) => s.includes("activating"), 300);
+  /** The up's own apply job (not an earlier one: the host keeps five), once it activates. */
+  const activating = async (before: string[]) => {
+    const job = await newJobStatus(target, before);
+    await waitFor("the apply job to activate", job.status, (s) => s === "activating", 300);
+    return job;
+  };
 
   beforeAll(async () => {
     await target.create({ config: timeouts });
@@ -221,8 +226,9 @@ describe("faults of the apply, on a converged host", () => {
     await target.ssh("echo 12 > /etc/nixos-rebuild-standin/delay-next-activation");
     const conn = readConnection(target.sandbox);
     const hostInterface = execFileSync("ip", ["-o", "-4", "addr", "show", "to", conn.hostAddress], { encoding: "utf8" }).split(/\s+/)[1];
+    const jobs = await applyJobs(target);
     const running = target.up();
-    await activating();
+    const job = await activating(jobs);
     execFileSync("ip", ["link", "set", hostInterface, "down"]);
     let failed;
     try {
@@ -232,8 +238,8 @@ describe("faults of the apply, on a converged host", () => {
     }
     expect(failed.code).not.toBe(0);
     expect(failed.output).toContain("was lost while the change was being applied; it is not confirmed, so the host rolls itself back");
-    await waitFor("the host to roll itself back", () => applyStatuses(target), (s) => s.includes("rolled-back"), 450);
-    expect(await target.ssh("cat /var/lib/skylab-immich/apply/result-* | grep -c 'no confirmation from the deployer within 20s'")).toBe("1\n");
+    await waitFor("the host to roll itself back", job.status, (s) => s === "rolled-back", 450);
+    expect(await target.ssh(`cat /var/lib/skylab-immich/apply/result-${job.token}`)).toContain("no confirmation from the deployer within 20s");
     await expectGoodState(host, "SSH cut during activation", last);
     await converges(target);
   }, 300_000);
@@ -244,8 +250,12 @@ describe("faults of the apply, on a converged host", () => {
     await target.reconfigure({ config: { host: { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd7x9kq0ZfV8tQ3mPp5vN2wY7cR4sL6hJ1aB3eD5fG7" }, ...timeouts } });
     const refused = await target.preview();
     expect(refused.code).not.toBe(0);
-    expect(refused.output).toContain(conn.address);
-    expect((await target.up()).code).not.toBe(0);
+    // The host-key refusal itself (another SSH failure names the address too, in other words).
+    const hostKeyRefusal = `the host key of ${conn.address}:${conn.port} does not match \`host.hostKey\``;
+    expect(refused.output).toContain(hostKeyRefusal);
+    const up = await target.up();
+    expect(up.code).not.toBe(0);
+    expect(up.output).toContain(hostKeyRefusal);
     await withChange();
     await expectGoodState(host, "wrong host key", last);
     await converges(target);
@@ -282,12 +292,17 @@ describe("faults of the apply, on a converged host", () => {
   }, 300_000);
 
   test("two ups at the same time", async () => {
+    const last = await state();
     await withChange();
     const [a, b] = await Promise.all([target.up(), target.up()]);
     // The stack's lock lets one through at a time: each either converges or is refused by the lock.
     expect([a, b].filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
     for (const refused of [a, b].filter((r) => r.code !== 0)) expect(refused.output).toMatch(/locked/);
-    await expectGoodState(host, "concurrent up", await state());
+    // The change is what the host runs: a new commit, the new upload limit in nginx's running configuration.
+    const converged = await state();
+    expect(converged.head).not.toBe(last.head);
+    expect(await target.ssh(`grep -c 'client_max_body_size ${size}M;' /etc/nginx/nixos-nginx.conf`)).toBe("1\n");
+    await expectGoodState(host, "concurrent up", last, converged);
     expectNoChanges(await target.up());
   }, 300_000);
 
@@ -295,12 +310,13 @@ describe("faults of the apply, on a converged host", () => {
     const last = await state();
     await withChange();
     await target.ssh("echo 15 > /etc/nixos-rebuild-standin/delay-next-activation");
+    const jobs = await applyJobs(target);
     const { cli, exited } = startUp(target);
-    await activating();
+    const job = await activating(jobs);
     process.kill(cli.pid!, "SIGKILL");
     await exited;
     // The deployer is gone: no confirmation comes, so the job rolls the host back itself.
-    await waitFor("the host to roll itself back", () => applyStatuses(target), (s) => s.includes("rolled-back"), 450);
+    await waitFor("the host to roll itself back", job.status, (s) => s === "rolled-back", 450);
     const locked = await target.up();
     expect(locked.code).not.toBe(0);
     expect(locked.output).toContain("pulumi cancel");
@@ -313,18 +329,18 @@ describe("faults of the apply, on a converged host", () => {
     const last = await state();
     await withChange();
     await target.ssh("echo 8 > /etc/nixos-rebuild-standin/delay-next-activation");
+    const jobs = await applyJobs(target);
     const { cli, exited } = startUp(target);
-    await activating();
+    const job = await activating(jobs);
     process.kill(cli.pid!, "SIGINT");
+    // Ctrl-C stops the engine from starting new steps but lets the one in flight finish: the apply (its
+    // provider is not interrupted) is confirmed, and the CLI exits once it is recorded. One outcome: done.
     await exited;
-    // Whatever the CLI did with the interrupt, the apply either finished (confirmed) or the host rolled
-    // itself back; wait for the job to end one way or the other.
-    const newest = () => target.ssh("ls -t /var/lib/skylab-immich/apply/status-* | head -1 | xargs cat");
-    const ended = await waitFor("the apply job to end", newest, (s) => /done|rolled-back/.test(s), 450);
-    await target.pulumi(["cancel", "--yes"]);
-    const converged = ended.includes("done") ? await state() : undefined;
-    // Finished: then the new system and commit are the ones in place.
-    if (converged) expect(converged.head).not.toBe(last.head);
+    const ended = await waitFor("the apply job to end", job.status, (s) => s === "done" || s === "rolled-back", 450);
+    expect(ended).toBe("done");
+    const converged = await state();
+    expect(converged.head).not.toBe(last.head);
+    expect(await target.ssh(`grep -c 'client_max_body_size ${size}M;' /etc/nginx/nixos-nginx.conf`)).toBe("1\n");
     await expectGoodState(host, "SIGINT during activation", last, converged);
     await converges(target);
   }, 300_000);

@@ -175,6 +175,22 @@ export function startUp(target: Target): { cli: ChildProcess; exited: Promise<nu
   return { cli, exited: new Promise((resolve) => cli.on("exit", (code) => resolve(code))) };
 }
 
+/** The apply jobs' tokens on the host now (their status files): taken before an up, to tell its job apart. */
+export async function applyJobs(target: Target): Promise<string[]> {
+  const out = await target.ssh("cd /var/lib/skylab-immich/apply 2>/dev/null && ls status-* 2>/dev/null | sed 's/^status-//' || true");
+  return out.split("\n").filter(Boolean);
+}
+
+/**
+ * The status of the apply job an up started: the one job whose token is not in `before` (waited for until
+ * it appears). Earlier jobs' statuses (the host keeps the last five) never count.
+ */
+export async function newJobStatus(target: Target, before: string[]): Promise<{ token: string; status: () => Promise<string> }> {
+  const jobs = await waitFor("the up's apply job", () => applyJobs(target), (now) => now.some((t) => !before.includes(t)), 600);
+  const token = jobs.filter((t) => !before.includes(t))[0];
+  return { token, status: () => target.ssh(`cat /var/lib/skylab-immich/apply/status-${token}`).then((s) => s.trim()) };
+}
+
 /** The statuses of the apply jobs on the host (starting, activating, ..., done, rolled-back). */
 export async function applyStatuses(target: Target): Promise<string> {
   return target.ssh("cat /var/lib/skylab-immich/apply/status-* 2>/dev/null | sort -u");

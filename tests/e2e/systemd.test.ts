@@ -4,7 +4,7 @@
  * when the activation unit is killed, mounts repaired through their systemd mount units, and a typo'd
  * option refused at dry-activate with NixOS's wording.
  */
-import { applyStatuses, Target, expectNoChanges, expectSuccess, hostState, waitFor } from "./helpers";
+import { applyJobs, newJobStatus, Target, expectNoChanges, expectSuccess, hostState, waitFor } from "./helpers";
 
 const target = new Target("sysd1");
 
@@ -141,10 +141,13 @@ test("the activation unit killed mid-activation: up fails with a clear message, 
   const before = await state();
   await target.reconfigure(config({ nginx: { clientMaxBodySize: "70000M" } }));
   await target.ssh("echo 60 > /etc/nixos-rebuild-standin/delay-next-activation");
+  const jobs = await applyJobs(target);
   const running = target.up();
   const listUnits = "systemctl list-units --plain --no-legend 'skylab-immich-apply-*' | awk '{print $1}'";
   const unit = (await waitFor("the apply job's unit", () => target.ssh(listUnits), (out) => out.trim() !== "")).trim();
-  await waitFor("the apply job to activate", () => applyStatuses(target), (out) => out.includes("activating"));
+  const job = await newJobStatus(target, jobs);
+  expect(unit).toBe(`skylab-immich-apply-${job.token}.service`);
+  await waitFor("the apply job to activate", job.status, (s) => s === "activating");
   await target.ssh(`systemctl kill --signal=SIGKILL ${unit}`);
   const failed = await running;
   expect(failed.code).not.toBe(0);
