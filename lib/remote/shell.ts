@@ -6,7 +6,7 @@
  * Property tests run the result under the real `/bin/sh` and `bash` and compare the bytes each variable
  * holds with the input (tests/lib/shell.test.ts).
  *
- * Secrets do not go through here: they travel on stdin (see CONVENTIONS.md, "Remote commands").
+ * Secrets do not go through here: they travel on the script's standard input (SopsSecret, sops-secret-set.sh), never in its text, argv or environment.
  */
 
 const VARIABLE_NAME = /^[A-Z_][A-Z0-9_]*$/;

@@ -142,7 +142,7 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
     [
       "label with a space",
       "storage.mediasLabel", "ME DIAS",
-      // CONVENTIONS.md, "A component": the message names the field, says what was given and the fix.
+      // A config error names the field, says what was given and the fix.
       [
         '`storage.mediasLabel` must match /^[A-Za-z0-9_-]{1,32}$/ (got "ME DIAS"): use the label shown by ' +
           "`btrfs filesystem show` (rename with `btrfs filesystem label`)",
