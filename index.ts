@@ -89,11 +89,14 @@ export = async () => {
   }
   const drift = (compute: (f: HostFacts) => string) => (facts ? compute(facts) : IN_SYNC);
   // The module as found on the host; its script compares that with what it is about to write.
-  const found = (key: keyof typeof files): { hostSha256?: string | null; hostText?: string; adopted?: string[][] } => {
+  // What every writer of the repo gets: how the look found its module, what it adopts, how long it waits for
+  // another stack's apply.
+  const found = (key: keyof typeof files): { hostSha256?: string | null; hostText?: string; adopted?: string[][]; lockWaitSeconds: number } => {
     const file = files[key];
-    if (!facts || !file) return {};
+    const lockWaitSeconds = nixos.lockWaitSeconds;
+    if (!facts || !file) return { lockWaitSeconds };
     const adopted = owner?.adopted[file];
-    return { hostSha256: facts.repo.files?.[file], hostText: facts.repo.fileTexts?.[file], ...(adopted ? { adopted } : {}) };
+    return { hostSha256: facts.repo.files?.[file], hostText: facts.repo.fileTexts?.[file], ...(adopted ? { adopted } : {}), lockWaitSeconds };
   };
   const conn = { ...connection, privateKey };
   const repo = nixos.configRepo;
@@ -141,8 +144,17 @@ export = async () => {
     : undefined;
 
   const parts = [dataMount, picturesMount, dbSecret, immichService, vhost, ...(cloudflare ? [cloudflare] : [])];
+  // Each generated file with the sha256 of the text this stack writes into it, in the order of `files`.
+  const written: Record<keyof typeof files, pulumi.Output<string> | undefined> = {
+    storage: dataMount.module.sha256, pictures: picturesMount.module.sha256, secrets: dbSecret.module.sha256,
+    nginx: vhost.module.sha256, immich: immichService.module.sha256,
+    tunnelSecret: cloudflare?.credentials.module.sha256, tunnel: cloudflare?.module.sha256,
+  };
+  const moduleFiles = (Object.keys(files) as (keyof typeof files)[]).filter((k) => files[k] !== undefined);
   const apply = new NixosApply("nixos-apply", {
-    connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: Object.values(files),
+    connection: conn, configRepo: repo, generatedDir: gen, moduleFiles: moduleFiles.map((k) => files[k] as string),
+    moduleSha256s: moduleFiles.map((k) => written[k] as pulumi.Output<string>), stack: pulumi.getStack(),
+    lockWaitSeconds: nixos.lockWaitSeconds,
     // The modules' content, and the secrets' revisions: a rotated value is decrypted by the next activation.
     moduleDigests: [
       ...parts.map((p) => p.module.sha256), dbSecret.revision,

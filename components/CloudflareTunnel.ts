@@ -64,7 +64,7 @@ export class CloudflareTunnel extends pulumi.ComponentResource {
       connection: args.connection, configRepo: args.configRepo, modulePath: args.secretModulePath,
       hostSha256: args.secretHostSha256, hostText: args.secretHostText, sopsFile: args.sopsFile, key: args.credentialsKey,
       value: credentials, ageKeyFile: args.ageKeyFile, owner: "root", group: "root", mode: "0400",
-      restartUnits: [this.unit], valueDrift: args.credentialsDrift, stateDir: args.stateDir,
+      restartUnits: [this.unit], valueDrift: args.credentialsDrift, stateDir: args.stateDir, lockWaitSeconds: args.lockWaitSeconds,
     }, { parent: this });
     this.module = generatedModule(this, name, args, "CloudflareTunnel", cloudflareTunnelModule(args), { dependsOn: [this.credentials] });
     this.checks = [...this.credentials.checks, { kind: "unit", unit: this.unit }];

@@ -22,6 +22,15 @@ export interface NixosApplyArgs {
   moduleFiles: string[];
   /** Digests of the modules' content: a change re-applies. */
   moduleDigests: pulumi.Input<string>[];
+  /**
+   * sha256 of each file of `moduleFiles` as this stack wrote it, in the same order: the apply commits them only
+   * when the host's files are these (another deployer may have written its own since).
+   */
+  moduleSha256s: pulumi.Input<string>[];
+  /** The stack this apply belongs to, named in the host's apply lock. */
+  stack: string;
+  /** Seconds to wait for another apply on the host to end (config `nixos.lockWaitSeconds`). Default 300. */
+  lockWaitSeconds?: number;
   /** Paths inside configRepo that the program changes (committed and rolled back together). */
   ownedPaths: string[];
   /** What the rebuild does: see lib/rebuildMode.ts. */
@@ -96,6 +105,9 @@ export class NixosApply extends pulumi.ComponentResource {
           GENERATED_DIR: args.generatedDir,
           MODULE_FILES: args.moduleFiles.join("\n"),
           MODULE_DIGESTS: pulumi.all(args.moduleDigests).apply((digests) => digests.join("\n")),
+          MODULE_SHA256S: pulumi.all(args.moduleSha256s).apply((digests) => digests.join("\n")),
+          STACK: args.stack,
+          LOCK_WAIT: String(args.lockWaitSeconds ?? 300),
           DEFAULT_MODULE: defaultModule(args.generatedDir, args.moduleFiles),
           EMPTY_MODULE: defaultModule(args.generatedDir, []),
           OWNED_PATHS: args.ownedPaths.join("\n"),

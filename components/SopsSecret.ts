@@ -2,7 +2,7 @@ import * as pulumi from "../lib/pulumi";
 import { sopsSecretPath, STATE_DIR } from "../lib/constants";
 import { NixAttrs, nixExpr } from "../lib/nix";
 import { ConnectionArgs, RemoteScript } from "../providers/remoteScript/resource";
-import { GeneratedModuleArgs, generatedModule, NixModuleFile } from "./NixModuleFile";
+import { GeneratedModuleArgs, generatedModule, lockWaitValue, NixModuleFile } from "./NixModuleFile";
 import { VerificationCheck } from "./verification";
 import { createHash } from "crypto";
 import { engineInputs } from "./inputs";
@@ -70,6 +70,7 @@ export class SopsSecret extends pulumi.ComponentResource {
           AGE_KEY_FILE: args.ageKeyFile,
           GENERATE: value === undefined ? "true" : "false",
           STATE_DIR: args.stateDir ?? STATE_DIR,
+          ...lockWaitValue(args.lockWaitSeconds),
         },
         stdin: value === undefined ? undefined : pulumi.secret(pulumi.output(value).apply(sopsSetInput)),
         logOutput: false,

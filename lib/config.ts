@@ -199,6 +199,11 @@ export const nixosSchema = z.strictObject({
   verifyTimeoutSeconds: z.number().int().min(5).max(3600).default(180),
   /** Seconds `nixos-rebuild test` may take on the host before the apply gives up and rolls back. */
   activationTimeoutSeconds: z.number().int().min(30).max(7200).default(900),
+  /**
+   * Seconds an apply waits for another one on the same host (another stack, another deployer) to end before it
+   * gives up, naming the holder; 0: never wait.
+   */
+  lockWaitSeconds: z.number().int().min(0).max(7200).default(300),
 });
 
 export const immichSchema = z.strictObject({

@@ -7,6 +7,7 @@ export type { ComponentResourceOptions, CustomResourceOptions } from "@pulumi/pu
 export { Output, all, interpolate, output, secret, unsecret } from "@pulumi/pulumi/output";
 export type { Input, Inputs } from "@pulumi/pulumi/output";
 export { Config } from "@pulumi/pulumi/config";
+export { getStack } from "@pulumi/pulumi/metadata";
 export { ResourceError } from "@pulumi/pulumi/errors";
 export * as log from "@pulumi/pulumi/log";
 import { allConfig } from "@pulumi/pulumi/runtime/config";

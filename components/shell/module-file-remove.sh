@@ -6,6 +6,7 @@ set -euo pipefail
 export LC_ALL=C
 
 
+if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then wait_for_no_apply; fi
 file="$REPO/$RELPATH"
 if [ -f "$file" ] && head -n1 "$file" | grep -qF "$MARKER"; then
   rm -f "$file"

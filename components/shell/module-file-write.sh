@@ -11,6 +11,8 @@ if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
   echo "$REPO is not a git repository: \`nixos.configRepo\` must point at the NixOS configuration checkout" >&2
   exit 1
 fi
+# Not while another stack's apply holds the repo (it would build this file as its own).
+wait_for_no_apply
 file="$REPO/$RELPATH"
 mkdir -p "$(dirname "$file")"
 if [ -f "$file" ] && [ "$(cat "$file"; echo x)" = "${CONTENT}x" ]; then

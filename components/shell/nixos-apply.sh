@@ -13,6 +13,8 @@
 #         ACTIVATE BOOT_DEFAULT (what the rebuild mode means, decided in lib/rebuildMode.ts)
 #         CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 (arrays: the verification checks)
 #         CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT
+#         MODULE_SHA256S (each module file's sha256 as this stack wrote it) STACK LOCK_WAIT; DEPLOYER (user@machine
+#         of the run, given at run time)
 #         DATA_SOURCE DATA_KEPT_AT DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS (the migrated data path;
 #         empty: none)
 #         SNAPSHOT_LABEL SNAPSHOT_SUBVOLUME SNAPSHOT_FOLDER SNAPSHOT_KEEP SNAPSHOT_MOUNT_POINT SNAPSHOT_UNITS
@@ -22,6 +24,70 @@ set -euo pipefail
 export LC_ALL=C
 
 die() { printf '%s\n' "$*" >&2; exit 1; }
+
+# ------------------------------------------------------------------------------------------ the apply lock
+
+# One apply per host (per config repo: lib.sh apply_lock_dir), from before its commit to the end of its job
+# (confirmed and made the boot default, or rolled back): another stack or deployer waits for it (at most
+# LOCK_WAIT seconds, with progress) or is refused with who holds it; the job releases it when it ends.
+acquire_apply_lock() {
+  local deadline=$((SECONDS + LOCK_WAIT)) holder shown=""
+  APPLY_LOCK=$(apply_lock_dir)
+  exec 7>"$APPLY_LOCK.writers"
+  while :; do
+    # Exclusive for a moment: no writer is half-way through the repo when the lock is taken.
+    flock -x 7
+    if mkdir "$APPLY_LOCK" 2>/dev/null; then break; fi
+    if apply_lock_stale "$APPLY_LOCK"; then
+      echo "the host's apply lock was left by an apply that ended without releasing it ($(cat "$APPLY_LOCK/holder" 2>/dev/null)): taken over"
+      rm -rf "$APPLY_LOCK"
+      flock -u 7
+      continue
+    fi
+    flock -u 7
+    holder=$(cat "$APPLY_LOCK/holder" 2>/dev/null || echo "an apply that is starting")
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      die "another apply holds this host: $holder. Nothing was changed: run up again when it has ended (this one waited ${LOCK_WAIT}s: \`nixos.lockWaitSeconds\`)"
+    fi
+    if [ "$holder" != "$shown" ]; then
+      echo "waiting for the apply that holds this host: $holder (up to ${LOCK_WAIT}s: \`nixos.lockWaitSeconds\`)"
+      echo "progress: waiting for the apply of $holder" >&2
+      shown=$holder
+    fi
+    sleep 0.5
+  done
+  echo $$ >"$APPLY_LOCK/pid"
+  printf 'stack %s from %s, since %s, PID %s\n' "$STACK" "${DEPLOYER:-an unknown deployer}" "$(date -u +%FT%TZ)" "$$" >"$APPLY_LOCK/holder"
+  flock -u 7
+  exec 7>&-
+  trap release_unhanded_lock EXIT
+}
+
+# This session's lock, unless its job has taken it over.
+release_unhanded_lock() {
+  if [ -d "${APPLY_LOCK:-}" ] && [ ! -f "$APPLY_LOCK/status" ] && [ "$(cat "$APPLY_LOCK/pid" 2>/dev/null)" = "$$" ]; then
+    rm -rf "$APPLY_LOCK"
+  fi
+}
+
+# The job's end: the lock goes, if it is still this job's.
+release_job_lock() {
+  if [ "$(cat "$APPLY_LOCK/status" 2>/dev/null)" = "$RUN_DIR/status-$TOKEN" ]; then rm -rf "$APPLY_LOCK"; fi
+}
+
+# The files this stack wrote are the ones on the host: another deployer (another stack on this host) may have
+# written its own since, and this apply must not commit, activate and report those as its own.
+refuse_foreign_modules() {
+  local files=() digests=() i have
+  mapfile -t files < <(printf '%s\n' "$MODULE_FILES" | sed '/^$/d')
+  mapfile -t digests < <(printf '%s\n' "$MODULE_SHA256S" | sed '/^$/d')
+  for i in "${!files[@]}"; do
+    have=$(sha256sum <"$REPO/${files[$i]}" 2>/dev/null | cut -d' ' -f1 || true)
+    if [ "$have" != "${digests[$i]:-}" ]; then
+      die "${files[$i]} on the host is not what this stack wrote (another deployer or stack wrote its own since); nothing was committed or activated: run up again (it writes this stack's modules again)"
+    fi
+  done
+}
 
 # ------------------------------------------------------------------------------------------ start, remove
 
@@ -87,7 +153,7 @@ write_job() {
     declare -p REPO CHECK_KIND CHECK_TARGET CHECK_ARG CHECK_ARG2 CONFIRM_TIMEOUT VERIFY_TIMEOUT ACTIVATION_TIMEOUT \
       ACTIVATE BOOT_DEFAULT RUN_DIR TOKEN PREV_COMMIT PREV_SYSTEM REBUILD_ARGS JOB_PATH DATA_SOURCE DATA_KEPT_AT \
       DATA_LABEL DATA_SUBVOLUME DATA_COPY DATA_UNITS MIGRATION_MARKER RSYNC_MIRROR SNAPSHOT_LABEL SNAPSHOT_SUBVOLUME \
-      SNAPSHOT_FOLDER SNAPSHOT_KEEP SNAPSHOT_MOUNT_POINT SNAPSHOT_UNITS SNAPSHOT_NAME_PATTERN
+      SNAPSHOT_FOLDER SNAPSHOT_KEEP SNAPSHOT_MOUNT_POINT SNAPSHOT_UNITS SNAPSHOT_NAME_PATTERN APPLY_LOCK OWN_COMMIT STATE_DIR
     declare -f
     echo 'main job "$@"'
   } >"$job"
@@ -127,6 +193,10 @@ start_and_follow_job() {
     JOB_UNIT=""
     echo "activation job $TOKEN started (detached: it finishes, or rolls back, even if this connection drops)"
   fi
+  # From here the job holds the host's apply lock (it releases it when it ends; once it has ended, or its
+  # unit is gone, the lock counts as left behind).
+  printf '%s\n' "$JOB_UNIT" >"$APPLY_LOCK/unit"
+  printf '%s\n' "$RUN_DIR/status-$TOKEN" >"$APPLY_LOCK/status"
   follow_deadline=$((SECONDS + ACTIVATION_TIMEOUT + VERIFY_TIMEOUT + ACTIVATION_TIMEOUT + 60))
   while :; do
     status=$(cat "$RUN_DIR/status-$TOKEN")
@@ -166,10 +236,13 @@ converge() {
   cd "$REPO"
   rebuild_arguments
   mapfile -t OWNED < <(printf '%s\n' "$OWNED_PATHS" | sed '/^$/d')
+  acquire_apply_lock
   refuse_foreign_changes
+  refuse_foreign_modules
   write_generated_folder "$default_module" "$modules"
   PREV_COMMIT=$(git rev-parse HEAD)
   commit_owned "$message"
+  OWN_COMMIT=$(git rev-parse HEAD)
   PREV_SYSTEM=$(readlink -f /run/current-system 2>/dev/null || true)
   echo "active system before: ${PREV_SYSTEM:-none}"
   show_plan
@@ -190,6 +263,7 @@ converge() {
 set_status() {
   printf '%s\n' "$1" >"$RUN_DIR/status-$TOKEN.tmp"
   mv -f "$RUN_DIR/status-$TOKEN.tmp" "$RUN_DIR/status-$TOKEN"
+  case $1 in done|rolled-back|rollback-failed) release_job_lock ;; esac
 }
 say() { printf '[%s] %s\n' "$(date -u +%T.%3N)" "$*"; }
 
@@ -366,7 +440,12 @@ rollback() {
   local reason=$1 current head
   say "rolling back: $reason"
   set_status rolling-back
-  git_locked reset -q --hard "$PREV_COMMIT"
+  # Only this apply's own commit is undone (the host's apply lock keeps others out meanwhile).
+  if [ "$(git -C "$REPO" rev-parse HEAD)" = "${OWN_COMMIT:-$PREV_COMMIT}" ]; then
+    git_locked reset -q --hard "$PREV_COMMIT"
+  else
+    say "$REPO is no longer on this apply's commit ${OWN_COMMIT:0:12}: its history is left as it is"
+  fi
   if [ -z "$PREV_SYSTEM" ]; then
     say "no previous system was active: nothing to re-activate"
   elif [ -x "$PREV_SYSTEM/bin/switch-to-configuration" ]; then
@@ -463,6 +542,8 @@ job_main() {
   fi
   remount_differing
   start_stopped_units
+  # The last check: the system running is the one this job activated from its own commit.
+  CHECK_KIND+=(system) CHECK_TARGET+=(/run/current-system) CHECK_ARG+=("$(readlink -f /run/current-system)") CHECK_ARG2+=("$OWN_COMMIT")
 
   set_status verifying
   say "verifying (services get up to ${VERIFY_TIMEOUT}s to come up: \`nixos.verifyTimeoutSeconds\`)"

@@ -7,6 +7,7 @@ export LC_ALL=C SOPS_DISABLE_VERSION_CHECK=true
 export SOPS_AGE_KEY_FILE=$AGE_KEY_FILE
 
 
+if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then wait_for_no_apply; fi
 file="$REPO/$SOPS_FILE"
 record="$STATE_DIR/sops-keys-added"
 if [ ! -f "$file" ] || [ ! -f "$record" ] || ! grep -qxF -- "$KEY_PATH" "$record"; then

@@ -16,6 +16,8 @@ file="$REPO/$SOPS_FILE"
 command -v sops >/dev/null || { echo "sops is not installed on this host: add pkgs.sops to environment.systemPackages" >&2; exit 1; }
 
 index=$(sops_index "$KEY_PATH")
+# Not while another stack's apply holds the repo.
+wait_for_no_apply
 
 # The sha256 of what the file holds now (sops prints the value's bytes exactly), or nothing.
 if current=$(set -o pipefail; sops decrypt --extract "$index" "$file" 2>/dev/null | sha256sum); then

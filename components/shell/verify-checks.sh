@@ -3,6 +3,7 @@
 #   CHECK_KIND   CHECK_TARGET   CHECK_ARG                          CHECK_ARG2
 #   mount        mount point    options, comma-separated as declared
 #   unmounted    mount point    (destroy: the mount is gone)
+#   system       /run/current-system  the system the job activated    its commit (added by the job)
 #   owner        path           user:group                         octal mode
 #   secret       path           user:group                         octal mode
 #   readable-by  path           user
@@ -104,6 +105,18 @@ check_http() {
   until_deadline "$1${3:+ (Host: $3)}" probe_http "$1" "$2" "${3:-}"
 }
 
+# The system running now is the one this apply activated, built from its own commit $2 (the host's apply lock
+# keeps other applies out meanwhile; this catches an activation by hand in between).
+check_system() {
+  local running
+  running=$(readlink -f /run/current-system 2>/dev/null || true)
+  if [ -n "$1" ] && [ "$running" = "$1" ]; then
+    echo "pass|$running, activated by this apply from commit ${2:0:12}"
+  else
+    echo "fail|running ${running:-nothing}, not $1 that this apply activated from commit ${2:0:12}"
+  fi
+}
+
 run_checks() {
   local i failed=0 kind target a b result status detail
   printf '['
@@ -116,6 +129,7 @@ run_checks() {
       readable-by) result=$(check_readable_by "$target" "$a") ;;
       unit) result=$(check_unit "$target") ;;
       http) result=$(check_http "$target" "$a" "$b") ;;
+      system) result=$(check_system "$a" "$b") ;;
       *) result="fail|unknown check $kind" ;;
     esac
     status=${result%%|*}; detail=${result#*|}

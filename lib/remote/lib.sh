@@ -18,6 +18,53 @@ medias_device() {
 git_locked() { flock "$(git -C "$REPO" rev-parse --absolute-git-dir)/skylab-immich.lock" git -C "$REPO" "$@"; }
 git_add() { git_locked add "$@"; }
 
+# The host's apply lock, one per config repo (in its git dir): held by an apply from before its commit to the
+# end of its activation job (nixos-apply.sh). A directory (made atomically) with `holder` (stack, deployer,
+# since, PID), `pid` (the session that took it) and, once the job has it, `status` (the job's status file)
+# and `unit`. Writers of the repo take `writers` shared while they write, the apply takes it exclusively for
+# a moment to make the directory: no writer is half-way when an apply starts, none starts while one runs.
+apply_lock_dir() { printf '%s/skylab-immich-apply.lock' "$(git -C "$REPO" rev-parse --absolute-git-dir)"; }
+
+# Is the apply lock $1 left by an apply that ended without releasing it (its job ended or is gone, or the
+# session that took it is gone before it had a job)?
+apply_lock_stale() {
+  local lock=$1 status unit
+  if [ -f "$lock/status" ]; then
+    status=$(cat "$(cat "$lock/status")" 2>/dev/null || echo gone)
+    case $status in done|rolled-back|rollback-failed|gone) return 0 ;; esac
+    unit=$(cat "$lock/unit" 2>/dev/null || true)
+    if [ -n "$unit" ] && [ -d /run/systemd/system ]; then ! systemctl is-active --quiet "$unit"; else return 1; fi
+  elif [ -f "$lock/pid" ]; then
+    ! kill -0 "$(cat "$lock/pid")" 2>/dev/null
+  else
+    return 1 # being made
+  fi
+}
+
+# A writer of the config repo (a module, the sops file) waits while another apply holds the repo (this run's
+# own apply comes after its writes), at most ${LOCK_WAIT:-600} seconds, then holds `writers` shared (fd 7)
+# until it exits.
+wait_for_no_apply() {
+  local lock holder shown="" deadline=$((SECONDS + ${LOCK_WAIT:-600}))
+  lock=$(apply_lock_dir)
+  exec 7>"$lock.writers"
+  while :; do
+    flock -s 7
+    [ -d "$lock" ] && ! apply_lock_stale "$lock" || return 0
+    flock -u 7
+    holder=$(cat "$lock/holder" 2>/dev/null || echo "an apply that is starting")
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "another apply holds $REPO: $holder. Nothing was written: run up again when it has ended" >&2
+      exit 1
+    fi
+    if [ "$holder" != "$shown" ]; then
+      echo "progress: waiting for the apply that holds $REPO: $holder" >&2
+      shown=$holder
+    fi
+    sleep 0.5
+  done
+}
+
 # rsync options of every copy of Immich's data onto the subvolume: owners, modes, times, hard links,
 # ACLs, xattrs, numeric ids, a mirror. btrfs.compression is the xattr of the subvolume's compression
 # property, inherited by every new file and folder there: not part of the data, so neither copied nor

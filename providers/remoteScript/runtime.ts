@@ -6,6 +6,7 @@ import { ScriptValue, scriptWithArgs } from "../../lib/remote/shell";
 import { describeSshFailure, runRemoteScript, SSH_FAILURE_EXIT_CODE } from "../../lib/remote/ssh";
 import { sharedControlPath } from "../../lib/remote/sshMaster";
 import { randomBytes } from "crypto";
+import { hostname, userInfo } from "os";
 import { checkInputs as checkedInputs, digest, moduleText, scriptValues } from "./diff";
 import { progressReporter } from "./progress";
 import { IN_SYNC, RemoteScriptProps } from "./props";
@@ -25,7 +26,9 @@ const CONFIRM_TOKEN_LINE = /^confirm-token: ([0-9a-f]+)$/m;
 async function runPhase(props: RemoteScriptProps, phase: Phase): Promise<string> {
   const body = phase === "update" ? props.update ?? props.create : phase === "delete" ? props.delete : props.create;
   if (!body) return "";
-  const values = scriptValues(props);
+  // Who runs this (user@machine), for the host's apply lock to name: known only here, at run time, so it is
+  // not an input (another deployer of the same stack changes nothing).
+  const values = { ...scriptValues(props), DEPLOYER: `${userInfo().username}@${hostname()}` };
   const stdout = await runScript(props, body, phase, values, phase === "delete" ? undefined : props.stdin);
   const token = props.confirm ? CONFIRM_TOKEN_LINE.exec(stdout)?.[1] : undefined;
   if (!token || !props.confirm) return stdout;

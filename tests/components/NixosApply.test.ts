@@ -68,6 +68,8 @@ function args(overrides: Partial<ConstructorParameters<typeof NixosApply>[1]> = 
     generatedDir: GEN,
     moduleFiles: FILES,
     moduleDigests: [pulumi.output("1".repeat(64)), "2".repeat(64)],
+    moduleSha256s: [pulumi.output("a".repeat(64)), "b".repeat(64)],
+    stack: "skylab",
     ownedPaths: [GEN, "secrets/secrets.yaml"],
     mode: "switch",
     checks: [CHECKS.slice(0, 2), pulumi.output(CHECKS.slice(2))],
@@ -85,7 +87,8 @@ describe("NixosApply component", () => {
       [REMOTE_SCRIPT, "apply-rebuild", urnOf(REMOTE_SCRIPT, "apply-rebuild", TYPE), urnOf(TYPE, "apply")],
     ]);
     expect(Object.keys(mocks.byName("apply").inputs).sort()).toStrictEqual([
-      "checks", "configRepo", "confirmTimeoutSeconds", "connection", "generatedDir", "mode", "moduleDigests", "moduleFiles", "ownedPaths",
+      "checks", "configRepo", "confirmTimeoutSeconds", "connection", "generatedDir", "mode", "moduleDigests", "moduleFiles",
+      "moduleSha256s", "ownedPaths", "stack",
     ]);
     expect(mocks.byName("apply-rebuild").inputs).toStrictEqual({
       connection: RECORDED_CONNECTION,
@@ -99,6 +102,10 @@ describe("NixosApply component", () => {
         GENERATED_DIR: GEN,
         MODULE_FILES: `${GEN}/immich.nix\n${GEN}/storage-var-lib-immich.nix`,
         MODULE_DIGESTS: `${"1".repeat(64)}\n${"2".repeat(64)}`,
+        // Aligned with MODULE_FILES: the apply commits the files only when the host's are these.
+        MODULE_SHA256S: `${"a".repeat(64)}\n${"b".repeat(64)}`,
+        STACK: "skylab",
+        LOCK_WAIT: "300",
         DEFAULT_MODULE,
         EMPTY_MODULE,
         OWNED_PATHS: `${GEN}\nsecrets/secrets.yaml`,

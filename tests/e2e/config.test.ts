@@ -129,6 +129,8 @@ test("Immich's data mount point with a space and a quote works end to end: fstab
     expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
       "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
       "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+      // Last: the running system is the one the apply activated from its own commit.
+      "system pass",
     ]);
     expect(report[0].target).toBe(mountPoint);
     expect((await awkward.ssh(`findmnt -rn -o FSROOT --mountpoint ${shellWord(mountPoint)}`)).trim()).toBe("/@immich");

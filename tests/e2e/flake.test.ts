@@ -24,7 +24,7 @@ test("up converges a flake-shaped repo through `nixos-rebuild --flake`, every ve
   expect(calls).toContain('["test","--flake","/etc/nixos"]');
   expect(calls).toContain('["boot","--flake","/etc/nixos"]');
   const report = JSON.parse((await target.pulumi(["stack", "output", "verification", "--json"])).stdout) as { status: string }[];
-  expect(report.map((r) => r.status)).toEqual(Array(12).fill("pass"));
+  expect(report.map((r) => r.status)).toEqual(Array(13).fill("pass"));
   expect((await target.ssh("findmnt -rn -o FSROOT /var/lib/immich")).trim()).toBe("/@immich");
   expectNoChanges(await target.up());
 }, 300_000);

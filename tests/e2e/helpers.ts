@@ -7,8 +7,9 @@ import { configureSandboxStack, importGeneratedModules, pulumiEnv, PulumiResult,
 export class Target {
   readonly stack: string;
 
-  constructor(readonly sandbox: string) {
-    this.stack = `sandbox-${sandbox}`;
+  /** `stack`: another stack aimed at the same sandbox (a second deployer); default `sandbox-<sandbox>`. */
+  constructor(readonly sandbox: string, stack?: string) {
+    this.stack = stack ?? `sandbox-${sandbox}`;
   }
 
   async create(options: SandboxStackOptions & { sandbox?: SandboxUpOptions } = {}): Promise<void> {

@@ -55,6 +55,8 @@ test("up converges: the secret decrypts on the host, the modules evaluate, a gen
   expect(report.map((r) => `${r.check} ${r.status}`)).toEqual([
     "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
     "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+    // Last: the running system is the one the apply activated from its own commit.
+    "system pass",
   ]);
   expect(report[11].target).toBe("http://127.0.0.1/api/server/ping");
   expect(report[11].detail).toMatch(/^answered pong/);

@@ -35,6 +35,8 @@ test("verification waits for an Immich that answers only after 20 s, and passes;
   expect(checks.map((r) => `${r.check} ${r.status}`)).toEqual([
     "mount pass", "owner pass", "mount pass", "readable-by pass", "secret pass",
     "unit pass", "unit pass", "unit pass", "unit pass", "http pass", "unit pass", "http pass",
+    // Last: the running system is the one the apply activated from its own commit.
+    "system pass",
   ]);
   const ping = checks.find((c) => c.target === "http://127.0.0.1:2283/api/server/ping");
   const waited = Number(/waited (\d+)s/.exec(ping?.detail ?? "")?.[1]);

@@ -49,7 +49,7 @@ describe("parseStackConfig: the baseline", () => {
       pictures: { source: "/home/zipang/Pictures/Digicam", mountPoint: "/media/immich" },
       nixos: {
         configRepo: "/etc/nixos", generatedDir: "modules/generated/skylab-immich", mode: "switch", confirmTimeoutSeconds: 120,
-        verifyTimeoutSeconds: 180, activationTimeoutSeconds: 900,
+        verifyTimeoutSeconds: 180, activationTimeoutSeconds: 900, lockWaitSeconds: 300,
       },
       immich: {
         host: "127.0.0.1",
