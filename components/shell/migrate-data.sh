@@ -85,16 +85,16 @@ fi
 
 # A subvolume made by hand is used as it is, but the mirror copy below deletes what the source lacks: files
 # that are not an earlier (interrupted) copy of this program's are never overwritten or deleted.
-# The marker holds the UUID of the subvolume this program started copying into (a subvolume deleted and made
-# again by hand is another one).
+# Once this program has copied into the subvolume on this host (the marker; a snapshot restored in its place,
+# or a copy interrupted, is its own data), what is there is its own.
 started="$STATE_DIR/migration.started"
 uuid=$(btrfs subvolume show "$target" | sed -n 's/^[[:space:]]*UUID:[[:space:]]*//p')
-if [ "$(cat "$started" 2>/dev/null)" != "$uuid" ] && [ -n "$(find "$target" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
+if [ ! -f "$started" ] && [ -n "$(find "$target" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
   echo "subvolume $SUBVOLUME on $MEDIAS_LABEL already holds files that skylab-immich did not copy there (made by hand?); nothing was changed. Fix: move them out of $SUBVOLUME (mount it with: mount -o subvol=$SUBVOLUME /dev/disk/by-label/$MEDIAS_LABEL /mnt), then run up again" >&2
   exit 1
 fi
 mkdir -p "$STATE_DIR"
-printf '%s\n' "$uuid" >"$started"
+printf 'copied into %s (UUID %s) from %s, %s\n' "$SUBVOLUME" "$uuid" "$from" "$(date -u +%FT%TZ)" >"$started"
 files=$(find "$from" -mindepth 1 | wc -l)
 bytes=$(du -sb "$from" | cut -f1)
 free=$(df -B1 --output=avail "$top" | tail -n1 | tr -d ' ')

@@ -116,6 +116,19 @@ describe("Phase 1 half done: the subvolume made by hand, the plan's fileSystems 
     await target.destroy();
   });
 
+  test("the hand-made subvolume holding a file the program did not put there: up refuses to copy over it, nothing changes", async () => {
+    await target.ssh("echo mine > '/mnt/medias/@immich/a file of the owner'");
+    const before = await hostState(target);
+    const refused = await target.up();
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("subvolume @immich on MEDIAS already holds files that skylab-immich did not copy there (made by hand?); nothing was changed");
+    expect(await hostState(target)).toEqual(before);
+    expect(await target.ssh("cat '/mnt/medias/@immich/a file of the owner'")).toBe("mine\n");
+    expect(await manifest(target, "/var/lib/immich")).toBe(original);
+    // The owner moves it out, as the message says; the next case starts from there.
+    await target.ssh("rm '/mnt/medias/@immich/a file of the owner'");
+  }, 300_000);
+
   test("preview adopts the fileSystems entry and the subvolume; up moves the data onto it once; nothing is defined twice", async () => {
     const preview = await target.preview();
     expect(preview.code).toBe(0);
