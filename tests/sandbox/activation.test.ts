@@ -61,8 +61,12 @@ test("test activates without a generation; boot makes the boot default without a
   const testedSystem = await currentSystem();
   expect(testedSystem).not.toBe(generation1);
 
-  // Users, tmpfiles and secrets as NixOS + sops-nix would leave them.
-  expect(await run("id -un immich; stat -c '%a %U:%G' /var/lib/immich /srv/cache")).toBe("immich\n700 immich:immich\n750 immich:immich\n");
+  // Users, tmpfiles and secrets as NixOS + sops-nix would leave them. /var/lib/immich: the tmpfiles rule makes
+  // it 0700, then nixpkgs' immich-server (StateDirectory=immich, no StateDirectoryMode in this hand-written
+  // module) sets it to systemd's default 0755 when it starts: what the program's generated module prevents.
+  // (systemd sets up a state directory before the unit's process starts, so `systemctl start` has done it.)
+  expect(await run("systemctl is-active immich-server.service")).toBe("active\n");
+  expect(await run("id -un immich; stat -c '%a %U:%G' /var/lib/immich /srv/cache")).toBe("immich\n755 immich:immich\n750 immich:immich\n");
   expect(await run("cat /run/secrets/immich/db_password; echo; stat -c '%a %U' /run/secrets/immich/db_password")).toBe("correct horse\n400 immich\n");
   expect(await run("cat /run/secrets/rendered/immich.env; stat -c '%a %U' /run/secrets/rendered/immich.env")).toBe("DB_PASSWORD=correct horse\n400 immich\n");
   expect(await run("jq -r .services.immich.secretsFile /run/current-system/config.json")).toBe("/run/secrets/rendered/immich.env\n");
