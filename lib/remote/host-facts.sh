@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The read-only look at the host that previews and drift checks rest on, as one JSON document.
 # Changes nothing on the host (a BTRFS top level is mounted read-only for a moment to read properties).
-# Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE FOLDERS UNITS (array) STATE_DIR SOPS_FILE SOPS_KEYS
+# Inputs: MEDIAS_LABEL SUBVOLUMES REPO FILES IMPORT_PATH MIGRATION_SOURCE FOLDERS UNITS (arrays) STATE_DIR SOPS_FILE SOPS_KEYS
 #         AGE_KEY_FILE OWNED_PATHS (lists newline-separated); MOUNT_POINTS MOUNT_OPTIONS (arrays of the
 #         same length: each declared mount and its options, comma-separated); TOOLS (array: the tools
 #         the program's scripts run on the host); OWNER_NIX OWNER_REQUEST (the owner's definitions: the Nix
@@ -159,15 +159,12 @@ if [ -d /run/systemd/system ]; then
   done
 fi
 printf '}'
-# The folders the program shows or mounts from (the Pictures folder): is each there, as a folder?
+# The folders the program shows or mounts from (FOLDERS, an array: the Pictures folder): each there as a folder?
 printf ',"folders":{'
-first=1
-while IFS= read -r folder; do
-  [ -n "$folder" ] || continue
-  [ $first -eq 1 ] || printf ','
-  first=0
-  printf '%s:%s' "$(json_string "$folder")" "$([ -d "$folder" ] && echo true || echo false)"
-done <<<"$FOLDERS"
+for i in "${!FOLDERS[@]}"; do
+  [ "$i" -eq 0 ] || printf ','
+  printf '%s:%s' "$(json_string "${FOLDERS[$i]}")" "$([ -d "${FOLDERS[$i]}" ] && echo true || echo false)"
+done
 printf '}'
 printf ',"tools":{'
 first=1

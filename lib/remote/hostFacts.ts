@@ -107,7 +107,7 @@ export async function lookAtHost(conn: SshConnection, request: LookRequest): Pro
     FILES: request.files.join("\n"),
     IMPORT_PATH: request.importPath,
     MIGRATION_SOURCE: request.migrationSource,
-    FOLDERS: (request.folders ?? []).map((f) => f.path).join("\n"),
+    FOLDERS: (request.folders ?? []).map((f) => f.path),
     UNITS: request.units ?? [],
     STATE_DIR: request.stateDir,
     SOPS_FILE: request.sopsFile,
