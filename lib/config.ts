@@ -31,7 +31,7 @@ function pattern(regex: RegExp, rule: string, fix = "") {
 
 /**
  * Absolute, normalized, no control characters, no backslash, no white space at the end: a path that reaches the
- * host's fstab and mount units exactly as written. Spaces inside, quotes, `$`, `${` and unicode are fine.
+ * host's fstab and mount units exactly as written. Spaces inside, quotes, a lone `$` and unicode are fine.
  */
 export const absolutePath = z.string().superRefine((value, ctx) => {
   // eslint-disable-next-line no-control-regex
@@ -42,6 +42,12 @@ export const absolutePath = z.string().superRefine((value, ctx) => {
       code: "custom",
       message: `must not contain a backslash (got ${JSON.stringify(value)}): NixOS writes it into /etc/fstab as it is, where \`\\\` ` +
         "starts an escape, so the mount would name another path; rename the folder",
+    });
+  } else if (value.includes("${")) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must not contain "\${" (got ${JSON.stringify(value)}): a mount unit with it in What= or Where= does not mount ` +
+        "where it says (systemd 252 bound the parent folders instead); rename the folder",
     });
   } else if (/\s$/.test(value)) {
     ctx.addIssue({

@@ -39,6 +39,16 @@ const badConfigs: { name: string; config: Record<string, unknown>; message: stri
     config: { storage: { mediasLabel: "ME DIAS" } },
     message: '`storage.mediasLabel` must match /^[A-Za-z0-9_-]{1,32}$/ (got "ME DIAS"): use the label shown by `btrfs filesystem show`',
   },
+  {
+    name: "a Pictures folder holding Nix's ${…}",
+    config: { pictures: { source: "/home/zipang/Pictures/${builtins.readFile /etc/shadow}" } },
+    message: '`pictures.source` must not contain "${" (got "/home/zipang/Pictures/${builtins.readFile /etc/shadow}")',
+  },
+  {
+    name: "a mount point with a backslash",
+    config: { pictures: { mountPoint: "/media/im\\mich" } },
+    message: '`pictures.mountPoint` must not contain a backslash (got "/media/im\\\\mich")',
+  },
 ];
 
 describe.each(badConfigs)("$name", ({ config, message }) => {

@@ -109,6 +109,12 @@ describe("parseStackConfig: rejected values, with the exact problems", () => {
         "as it is, where `\\` starts an escape, so the mount would name another path; rename the folder"],
     ],
     [
+      "Nix's ${ in a path",
+      "pictures.mountPoint", "/media/${builtins.readFile /etc/shadow}",
+      ['`pictures.mountPoint` must not contain "${" (got "/media/${builtins.readFile /etc/shadow}"): a mount unit with it in What= or ' +
+        "Where= does not mount where it says (systemd 252 bound the parent folders instead); rename the folder"],
+    ],
+    [
       "white space at the end of a path",
       "pictures.mountPoint", "/media/immich ",
       ['`pictures.mountPoint` must not end with white space (got "/media/immich "): systemd drops white space at the end of a ' +
